@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"log/slog"
 	"strings"
 	"time"
@@ -41,7 +42,11 @@ func (t *tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQ
 	elapsed := time.Since(st.start)
 	sql := compactSQL(st.sql)
 	if stats := thermo.QueryStatsFromContext(ctx); stats != nil {
-		if n, crossed := stats.Record(st.sql, t.repeatLimit); crossed {
+		limit := t.repeatLimit
+		if isTxControl(st.sql) {
+			limit = math.MaxInt // every transaction repeats these
+		}
+		if n, crossed := stats.Record(st.sql, limit); crossed {
 			t.logger.WarnContext(ctx, "statement repeated in one request (N+1?)",
 				"db", t.role, "count", n, "sql", sql)
 		}
@@ -54,6 +59,19 @@ func (t *tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQ
 		t.logger.DebugContext(ctx, "query", "db", t.role,
 			"duration_ms", float64(elapsed.Microseconds())/1000, "sql", sql, "err", data.Err)
 	}
+}
+
+// isTxControl reports whether sql is transaction plumbing rather than a
+// query the code asked for.
+func isTxControl(sql string) bool {
+	if sql == setSearchPath {
+		return true
+	}
+	switch strings.ToLower(strings.Fields(sql + " x")[0]) {
+	case "begin", "commit", "rollback", "savepoint", "release":
+		return true
+	}
+	return false
 }
 
 // compactSQL folds whitespace so multi-line statements log on one line.

@@ -15,6 +15,8 @@ const (
 	roleReplica = "replica"
 )
 
+const setSearchPath = "SELECT set_config('search_path', $1, true)"
+
 type (
 	txKey      struct{}
 	primaryKey struct{}
@@ -124,7 +126,7 @@ func (db *DB) runOnce(ctx context.Context, opts pgx.TxOptions, role, tenant stri
 	if tenant != "" {
 		path = pgx.Identifier{SchemaName(tenant)}.Sanitize()
 	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", path); err != nil {
+	if _, err := tx.Exec(ctx, setSearchPath, path); err != nil {
 		return fmt.Errorf("set search_path: %w", err)
 	}
 	state := &txState{tx: tx, tenant: tenant, role: role, readOnly: opts.AccessMode == pgx.ReadOnly}
