@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
-	"math"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
