@@ -25,8 +25,12 @@ const (
 )
 
 // MigrateControl brings the control plane (public.tenants) up to date.
+// Concurrent callers (several instances starting at once) take turns.
 func (db *DB) MigrateControl(ctx context.Context) error {
-	_, err := db.migrate(ctx, "migrations/control", controlVersionTable, "")
+	err := db.withAdvisoryLock(ctx, "thermo.control", func(ctx context.Context, _ pgx.Tx) error {
+		_, err := db.migrate(ctx, "migrations/control", controlVersionTable, "")
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("migrate control plane: %w", err)
 	}

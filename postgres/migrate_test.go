@@ -115,3 +115,28 @@ func TestMigrateAllReportsFailures(t *testing.T) {
 		t.Fatalf("good_one at version %d", v)
 	}
 }
+
+// TestMigrateControlConcurrently: instances starting at once on an empty
+// database all succeed.
+func TestMigrateControlConcurrently(t *testing.T) {
+	t.Parallel()
+	url := createDatabase(t)
+	b := setupWith(t, setupOpts{url: url}) // migrates once; drop it to start empty
+	c, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), "DROP TABLE public.tenants, public.thermo_control_version"); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 6)
+	for range 6 {
+		go func() { errs <- b.db.MigrateControl(context.Background()) }()
+	}
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent MigrateControl: %v", err)
+		}
+	}
+}

@@ -101,18 +101,23 @@ func scanTenant(row pgx.Row, t *thermo.Tenant) error {
 	return row.Scan(&t.ID, &t.Name, &t.TimeZone, &t.RetentionDays, &t.CreatedAt)
 }
 
-// withTenantLock runs fn in a control-plane transaction on the primary that
-// holds the tenant's advisory transaction lock. The lock is released when the
-// transaction ends, even if this process dies.
+// withTenantLock runs fn while holding the tenant's advisory lock.
 func (db *DB) withTenantLock(ctx context.Context, id string, fn func(context.Context, pgx.Tx) error) error {
 	if err := thermo.ValidateTenantID(id); err != nil {
 		return err
 	}
+	return db.withAdvisoryLock(ctx, "thermo.tenant:"+id, fn)
+}
+
+// withAdvisoryLock runs fn in a control-plane transaction on the primary that
+// holds the advisory transaction lock named key. The lock is released when
+// the transaction ends, even if this process dies.
+func (db *DB) withAdvisoryLock(ctx context.Context, key string, fn func(context.Context, pgx.Tx) error) error {
 	ctx = thermo.WithTenant(ctx, "") // control plane: no tenant search_path
 	return db.InTx(ctx, func(ctx context.Context) error {
 		tx := conn(ctx)
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "thermo.tenant:"+id); err != nil {
-			return fmt.Errorf("lock tenant %s: %w", id, err)
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key); err != nil {
+			return fmt.Errorf("lock %s: %w", key, err)
 		}
 		return fn(ctx, tx)
 	})
