@@ -45,7 +45,7 @@ type settingDef struct {
 func settingDefs() []settingDef {
 	return []settingDef{
 		{env: envDatabaseURL, flag: "database-url", secret: true,
-			def:   "postgres://postgres@127.0.0.1:5432/thermo?sslmode=disable",
+			def:   "postgres://postgres:postgres@127.0.0.1:5432/thermo?sslmode=disable",
 			usage: "primary PostgreSQL connection `URL`"},
 		{env: envReplicaURL, flag: "replica-database-url", secret: true,
 			usage: "read replica connection `URL`; when set, reads outside transactions go there"},
