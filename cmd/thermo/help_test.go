@@ -35,7 +35,7 @@ func TestHelp(t *testing.T) {
 					t.Errorf("help does not list %s:\n%s", v, out)
 				}
 			}
-			for _, s := range []string{"thermo <command> --help", "default postgres://postgres@127.0.0.1:5432/thermo?sslmode=disable", "default tenantId"} {
+			for _, s := range []string{"thermo <command> --help", "default postgres://postgres:postgres@127.0.0.1:5432/thermo?sslmode=disable", "default tenantId"} {
 				if !strings.Contains(out, s) {
 					t.Errorf("help does not contain %q", s)
 				}
