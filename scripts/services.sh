@@ -61,7 +61,12 @@ ensure_postgres() {
 # psql as the postgres superuser over the local socket (peer auth), so a
 # fresh cluster can be given the password the URLs use.
 as_postgres() {
-  if [ "$(id -u)" -eq 0 ]; then su postgres -c "psql -qtAX $*"; else $SUDO -u postgres psql -qtAX "$@"; fi
+  local sql=$1
+  if [ "$(id -u)" -eq 0 ]; then
+    su postgres -c "psql -qtAX -c \"$sql\""
+  else
+    $SUDO -u postgres psql -qtAX -c "$sql"
+  fi
 }
 
 ensure_database() {
@@ -73,7 +78,7 @@ ensure_database() {
     say "setting the local postgres user's password to the one in the URL"
     local pass
     pass=$(printf '%s' "$url" | sed -nE 's#^[a-z]+://[^:/@]+:([^@]*)@.*#\1#p')
-    as_postgres "-c \"ALTER USER postgres PASSWORD '${pass:-postgres}'\"" >/dev/null \
+    as_postgres "ALTER USER postgres PASSWORD '${pass:-postgres}'" >/dev/null \
       || die "cannot connect to PostgreSQL at $base and cannot fix it as the postgres user"
     psql "$base" -qtAX -c 'select 1' >/dev/null || die "cannot connect to $base"
   fi
