@@ -37,7 +37,7 @@ type FieldError struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("thermo error: code=%s message=%s", e.Code, e.Message)
+	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
 }
 
 // Errorf returns an *Error with the given code and a formatted message.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -203,6 +204,10 @@ func fieldsFromError(err error) []ProblemField {
 	case errors.As(err, &d):
 		det := d.ErrorDetail()
 		loc, field := splitLocation(det.Location)
+		// huma reports a missing property at its parent's location; name it.
+		if m := missingProperty.FindStringSubmatch(det.Message); m != nil {
+			field = strings.TrimPrefix(field+"."+m[1], ".")
+		}
 		return []ProblemField{{Field: field, Reason: det.Message, Location: loc}}
 	case errors.As(err, &te) && len(te.Fields) > 0:
 		fields := make([]ProblemField, 0, len(te.Fields))
@@ -214,6 +219,9 @@ func fieldsFromError(err error) []ProblemField {
 		return []ProblemField{{Reason: err.Error()}} // a 4xx cause: client-facing
 	}
 }
+
+// missingProperty matches huma's message for an absent required property.
+var missingProperty = regexp.MustCompile(`required property (\S+) to be present`)
 
 // splitLocation splits huma's "body.temperatureCelsius" into its location
 // ("body") and the field path ("temperatureCelsius").

@@ -32,6 +32,11 @@ type ServerOpts struct {
 	Logger   *slog.Logger
 	Verifier thermo.TokenVerifier // required
 	Tenants  thermo.TenantService // required
+	// Users, Devices and Readings serve their resources' routes; a nil
+	// service leaves its routes (and their OpenAPI entries) out.
+	Users    thermo.UserService
+	Devices  thermo.DeviceService
+	Readings thermo.ReadingService
 	// Ready lists the readiness checks run by /readyz.
 	Ready []ReadyCheck
 	// Registry receives the HTTP metrics and is served at /metrics. A new
@@ -49,6 +54,9 @@ type Server struct {
 	logger          *slog.Logger
 	verifier        thermo.TokenVerifier
 	tenants         thermo.TenantService
+	users           thermo.UserService
+	devices         thermo.DeviceService
+	readings        thermo.ReadingService
 	ready           []ReadyCheck
 	registry        *prometheus.Registry
 	shutdownTimeout time.Duration
@@ -71,6 +79,9 @@ func NewServer(opts ServerOpts) *Server {
 		logger:          opts.Logger,
 		verifier:        opts.Verifier,
 		tenants:         opts.Tenants,
+		users:           opts.Users,
+		devices:         opts.Devices,
+		readings:        opts.Readings,
 		ready:           opts.Ready,
 		registry:        opts.Registry,
 		shutdownTimeout: opts.ShutdownTimeout,
@@ -91,6 +102,9 @@ func NewServer(opts ServerOpts) *Server {
 
 	s.registerHealthRoutes()
 	s.registerTenantRoutes()
+	s.registerUserRoutes()
+	s.registerDeviceRoutes()
+	s.registerReadingRoutes()
 
 	s.handler = withRequestID(s.observe(s.recoverPanics(http.HandlerFunc(s.route))))
 	return s

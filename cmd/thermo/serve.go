@@ -120,6 +120,9 @@ func (cfg serveConfig) serve(ctx context.Context) error {
 		Logger:   cfg.logger,
 		Verifier: verifier,
 		Tenants:  postgres.NewTenantService(db),
+		Users:    postgres.NewUserService(db),
+		Devices:  postgres.NewDeviceService(db),
+		Readings: postgres.NewReadingService(db),
 		Ready: []httpapi.ReadyCheck{
 			{Name: "postgres", Critical: true, Check: db.Ping},
 			{Name: "redis", Critical: false, Check: rc.Ping},
