@@ -7,6 +7,7 @@ type (
 	tenantKey    struct{}
 	principalKey struct{}
 	requestIDKey struct{}
+	jobIDKey     struct{}
 )
 
 // Principal is the authenticated caller: the verified token's subject, the
@@ -49,5 +50,16 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 // RequestIDFromContext returns the request id in ctx, or "".
 func RequestIDFromContext(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// WithJobID returns ctx carrying the id of the background job being worked.
+func WithJobID(ctx context.Context, id int64) context.Context {
+	return context.WithValue(ctx, jobIDKey{}, id)
+}
+
+// JobIDFromContext returns the job id in ctx, or 0.
+func JobIDFromContext(ctx context.Context) int64 {
+	id, _ := ctx.Value(jobIDKey{}).(int64)
 	return id
 }

@@ -22,6 +22,9 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if t := TenantFromContext(ctx); t != "" {
 		r.AddAttrs(slog.String("tenant", t))
 	}
+	if id := JobIDFromContext(ctx); id != 0 {
+		r.AddAttrs(slog.Int64("job_id", id))
+	}
 	if p, ok := PrincipalFromContext(ctx); ok {
 		r.AddAttrs(slog.String("sub", p.Subject))
 	}

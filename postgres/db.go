@@ -105,6 +105,10 @@ func newPool(ctx context.Context, opts Opts, url, role string) (*pgxpool.Pool, e
 	return pool, nil
 }
 
+// Pool returns the primary pool, for adapters that bring their own driver
+// (River). Tenant data is reached only through InTx and ReadTx.
+func (db *DB) Pool() *pgxpool.Pool { return db.primary }
+
 // Close closes both pools.
 func (db *DB) Close() {
 	if db.replica != db.primary {

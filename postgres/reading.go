@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,13 +27,17 @@ const (
 type ReadingService struct {
 	db *DB
 
-	// AfterIngest, if set, runs inside the ingestion transaction with the
-	// readings that were newly stored (duplicates excluded), before commit.
-	// An error rolls the whole ingestion back. It is the seam for alert
-	// evaluation, which must commit or fail with the readings. Set it
+	// AfterIngest hooks run in order inside the ingestion transaction with
+	// the readings that were newly stored (duplicates excluded, oldest
+	// first), before commit. An error rolls the whole ingestion back. They
+	// are the seam for work that must commit or fail with the readings
+	// (alert evaluation, marking late days for re-aggregation). Set them
 	// before the service is used.
-	AfterIngest func(ctx context.Context, deviceID int64, inserted []*thermo.Reading) error
+	AfterIngest []IngestHook
 }
+
+// IngestHook is work done in the ingestion transaction on new readings.
+type IngestHook func(ctx context.Context, deviceID int64, inserted []*thermo.Reading) error
 
 // NewReadingService returns a ReadingService backed by db.
 func NewReadingService(db *DB) *ReadingService { return &ReadingService{db: db} }
@@ -95,9 +100,12 @@ func (s *ReadingService) ingest(ctx context.Context, deviceID int64, rs []thermo
 	if err != nil {
 		return nil, err
 	}
-	if s.AfterIngest != nil && len(inserted) > 0 {
-		if err := s.AfterIngest(ctx, deviceID, inserted); err != nil {
-			return nil, fmt.Errorf("after ingest: %w", err)
+	if len(inserted) > 0 {
+		slices.SortFunc(inserted, func(a, b *thermo.Reading) int { return a.RecordedAt.Compare(b.RecordedAt) })
+		for _, hook := range s.AfterIngest {
+			if err := hook(ctx, deviceID, inserted); err != nil {
+				return nil, fmt.Errorf("after ingest: %w", err)
+			}
 		}
 	}
 	return inserted, nil

@@ -203,7 +203,7 @@ func TestIngestReadings_AfterIngestSeesNewRowsInTx(t *testing.T) {
 	rb := setupReadings(t)
 	base := time.Now().Add(-time.Hour)
 	var seen []*thermo.Reading
-	rb.readings.AfterIngest = func(ctx context.Context, deviceID int64, inserted []*thermo.Reading) error {
+	rb.readings.AfterIngest = []postgres.IngestHook{func(ctx context.Context, deviceID int64, inserted []*thermo.Reading) error {
 		if _, ok := postgres.TxFromContext(ctx); !ok {
 			t.Error("AfterIngest ran outside the ingestion transaction")
 		}
@@ -212,7 +212,7 @@ func TestIngestReadings_AfterIngestSeesNewRowsInTx(t *testing.T) {
 			return thermo.Errorf(thermo.EINTERNAL, "alert evaluation failed")
 		}
 		return nil
-	}
+	}}
 	batch := []thermo.Reading{{TemperatureCelsius: 20, RecordedAt: base}, {TemperatureCelsius: 21, RecordedAt: base.Add(time.Second)}}
 	if _, err := rb.readings.IngestReadings(rb.ctx, rb.device.ID, batch); err != nil {
 		t.Fatal(err)

@@ -7,10 +7,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/thermo/thermo/jobs"
 	"github.com/thermo/thermo/postgres"
 )
 
-const migrateAbout = `Migrate the control plane, then every tenant schema, to the latest version
+const migrateAbout = `Migrate the control plane and the job queue (schema river), then every
+tenant schema, to the latest version
 embedded in this binary, several tenants at a time. It is idempotent, and a
 run that crashed or was interrupted resumes where it stopped. One tenant's
 failure does not stop the others; the failures are listed at the end and the
@@ -46,6 +48,9 @@ func runMigrate(ctx context.Context, c *cli, args []string) error {
 	}
 	defer db.Close()
 
+	if err := jobs.Migrate(ctx, db.Pool()); err != nil {
+		return fmt.Errorf("%w; check that the DATABASE_URL user may create schemas", err)
+	}
 	p := &migrateProgress{w: c.stdout, tty: isTerminal(c.stdout), start: time.Now()}
 	err = db.MigrateAll(ctx, postgres.MigrateAllOpts{Parallel: *parallel, Progress: p.report})
 	p.summary()
