@@ -299,6 +299,7 @@ func (s *ReadingService) ExportReadings(ctx context.Context, deviceID int64, f t
 		DeviceID: deviceID, Since: timePtr(f.From), Until: timePtr(f.To),
 		MinTemp: f.MinTemp, MaxTemp: f.MaxTemp, RowLimit: exportFirstBatch,
 	}
+	ctx = withBatchedQueries(ctx) // one statement per batch is by design, not N+1
 	for first := true; ; first = false {
 		var batch []pgdb.Reading
 		err := s.db.ReadTx(ctx, func(ctx context.Context) error {

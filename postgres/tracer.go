@@ -23,7 +23,21 @@ type tracer struct {
 	repeatLimit int
 }
 
-type traceKey struct{}
+type (
+	traceKey   struct{}
+	batchedKey struct{}
+)
+
+// withBatchedQueries marks ctx as running one statement per batch on
+// purpose (a streamed export), exempting it from the repeat warning.
+func withBatchedQueries(ctx context.Context) context.Context {
+	return context.WithValue(ctx, batchedKey{}, true)
+}
+
+func batchedQueries(ctx context.Context) bool {
+	v, _ := ctx.Value(batchedKey{}).(bool)
+	return v
+}
 
 type traceStart struct {
 	sql   string
@@ -43,7 +57,7 @@ func (t *tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQ
 	sql := compactSQL(st.sql)
 	if stats := thermo.QueryStatsFromContext(ctx); stats != nil {
 		limit := t.repeatLimit
-		if isTxControl(st.sql) {
+		if isTxControl(st.sql) || batchedQueries(ctx) {
 			limit = math.MaxInt // every transaction repeats these
 		}
 		if n, crossed := stats.Record(st.sql, limit); crossed {
