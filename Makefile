@@ -50,6 +50,11 @@ generate: ## Regenerate sqlc code from postgres/queries
 verify: generate lint ## Check generated code is current and the code is clean
 	@git diff --exit-code -- postgres/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
+.PHONY: bench
+bench: services build ## Run benchmarks (BENCH=ingest|batch|queries|all, BENCH_QUICK=1 for the <5 min mode, BENCH_RUNS=3)
+	@mkdir -p bin/bench
+	set -o pipefail; $(GO) run ./bench -bench $(or $(BENCH),all) $(if $(BENCH_QUICK),-quick) -runs $(or $(BENCH_RUNS),3) -dir bin/bench | tee bin/bench/results.md
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf bin

@@ -46,6 +46,7 @@ func commands() []command {
 		{"migrate", "Migrate the control plane and every tenant schema to this binary's version", runMigrate},
 		{"tenant", "Create a tenant (tenant create <id>) or list tenants (tenant list)", runTenant},
 		{"explain", "Show PostgreSQL's plans of the reading queries for one tenant and device", runExplain},
+		{"simulate", "Simulate a fleet of thermometers posting readings to a --dev server", runSimulate},
 		{"token", "Mint a development token; only a server started with --dev accepts it", runToken},
 		{"version", "Print the version of this binary", runVersion},
 		{"help", "Show help for thermo or for a command (help <command>)", nil},
