@@ -78,9 +78,6 @@ func (t *tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQ
 // isTxControl reports whether sql is transaction plumbing rather than a
 // query the code asked for.
 func isTxControl(sql string) bool {
-	if sql == setSearchPath {
-		return true
-	}
 	switch strings.ToLower(strings.Fields(sql + " x")[0]) {
 	case "begin", "commit", "rollback", "savepoint", "release":
 		return true

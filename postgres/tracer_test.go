@@ -55,9 +55,9 @@ func TestTracer(t *testing.T) {
 		if !strings.Contains(logs, `"request_id":"req-n1"`) {
 			t.Fatal("repeat warning lacks the request id")
 		}
-		// 6 queries + begin, set_config and commit for each transaction.
-		if got := stats.Total(); got != 6*4 {
-			t.Fatalf("stats.Total() = %d, want %d", got, 6*4)
+		// 6 queries + begin (with search_path) and commit for each transaction.
+		if got := stats.Total(); got != 6*3 {
+			t.Fatalf("stats.Total() = %d, want %d", got, 6*3)
 		}
 	})
 }

@@ -15,8 +15,6 @@ const (
 	roleReplica = "replica"
 )
 
-const setSearchPath = "SELECT set_config('search_path', $1, true)"
-
 type (
 	txKey      struct{}
 	primaryKey struct{}
@@ -111,6 +109,7 @@ func (db *DB) runOnce(ctx context.Context, opts pgx.TxOptions, role, tenant stri
 	if role == roleReplica {
 		pool = db.replica
 	}
+	opts.BeginQuery = beginQuery(opts.AccessMode == pgx.ReadOnly, tenant)
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction (db=%s): %w", role, err)
@@ -120,15 +119,6 @@ func (db *DB) runOnce(ctx context.Context, opts pgx.TxOptions, role, tenant stri
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	// An empty search_path for control-plane transactions: unqualified names
-	// fail rather than resolve in public.
-	path := ""
-	if tenant != "" {
-		path = pgx.Identifier{SchemaName(tenant)}.Sanitize()
-	}
-	if _, err := tx.Exec(ctx, setSearchPath, path); err != nil {
-		return fmt.Errorf("set search_path: %w", err)
-	}
 	state := &txState{tx: tx, tenant: tenant, role: role, readOnly: opts.AccessMode == pgx.ReadOnly}
 	if err := fn(context.WithValue(ctx, txKey{}, state)); err != nil {
 		return err
@@ -140,6 +130,22 @@ func (db *DB) runOnce(ctx context.Context, opts pgx.TxOptions, role, tenant stri
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// beginQuery starts a transaction and sets its search_path in one round
+// trip (two statements in one simple-protocol message). The schema name is
+// built from a validated tenant id and quoted. Control-plane transactions get
+// an empty search_path: unqualified names fail rather than resolve in public.
+func beginQuery(readOnly bool, tenant string) string {
+	begin := "BEGIN"
+	if readOnly {
+		begin = "BEGIN READ ONLY"
+	}
+	path := "''"
+	if tenant != "" {
+		path = pgx.Identifier{SchemaName(tenant)}.Sanitize()
+	}
+	return begin + "; SET LOCAL search_path = " + path
 }
 
 // conn returns the transaction in ctx. Service methods open one with InTx or
