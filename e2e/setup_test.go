@@ -43,6 +43,7 @@ type bundle struct {
 	db     *postgres.DB
 	issuer *authtest.Issuer
 	logs   *syncBuffer
+	stats  thermo.StatsService
 }
 
 func setup(t *testing.T) *bundle {
@@ -63,19 +64,26 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatalf("OIDC verifier: %v", err)
 	}
+	readings, alerts := postgres.NewReadingService(db), postgres.NewAlertService(db)
+	readings.AfterIngest = append(readings.AfterIngest, alerts.EvaluateReadings)
+	pgStats, stats := newStats(t, db, logger)
+	readings.AfterIngest = append(readings.AfterIngest, pgStats.MarkLateReadings)
 	srv := httpapi.NewServer(httpapi.ServerOpts{
 		Logger:   logger,
 		Verifier: verifier,
 		Tenants:  postgres.NewTenantService(db),
 		Users:    postgres.NewUserService(db),
 		Devices:  postgres.NewDeviceService(db),
-		Readings: postgres.NewReadingService(db),
+		Readings: readings,
+		Alerts:   alerts,
+		Webhooks: alerts,
+		Stats:    stats,
 		Registry: prometheus.NewRegistry(),
 		Version:  "e2e",
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &bundle{url: ts.URL, db: db, issuer: issuer, logs: logs}
+	return &bundle{url: ts.URL, db: db, issuer: issuer, logs: logs, stats: stats}
 }
 
 // client calls the API as one user of one tenant.

@@ -32,6 +32,9 @@ type Problem struct {
 	Code      string         `json:"code" doc:"Stable machine-readable code, e.g. invalid, not_found, unauthorized, internal."`
 	RequestID string         `json:"requestId,omitempty" doc:"The X-Request-Id of the request."`
 	Errors    []ProblemField `json:"errors,omitempty" doc:"Per-field problems of a rejected input."`
+	// CurrentVersion is the resource's version when a stale If-Match was
+	// rejected (412).
+	CurrentVersion *int64 `json:"currentVersion,omitempty" doc:"On 412: the current version to retry with."`
 
 	// cause is logged with the request id and never sent.
 	cause error

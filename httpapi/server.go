@@ -37,6 +37,11 @@ type ServerOpts struct {
 	Users    thermo.UserService
 	Devices  thermo.DeviceService
 	Readings thermo.ReadingService
+	// Alerts serves alert rules and alerts; Webhooks the tenant's webhook.
+	Alerts   thermo.AlertService
+	Webhooks thermo.WebhookService
+	// Stats serves daily and weekly statistics; nil leaves their routes out.
+	Stats thermo.StatsService
 	// Ready lists the readiness checks run by /readyz.
 	Ready []ReadyCheck
 	// Registry receives the HTTP metrics and is served at /metrics. A new
@@ -57,6 +62,9 @@ type Server struct {
 	users           thermo.UserService
 	devices         thermo.DeviceService
 	readings        thermo.ReadingService
+	alerts          thermo.AlertService
+	webhooks        thermo.WebhookService
+	stats           thermo.StatsService
 	ready           []ReadyCheck
 	registry        *prometheus.Registry
 	shutdownTimeout time.Duration
@@ -82,6 +90,9 @@ func NewServer(opts ServerOpts) *Server {
 		users:           opts.Users,
 		devices:         opts.Devices,
 		readings:        opts.Readings,
+		stats:           opts.Stats,
+		alerts:          opts.Alerts,
+		webhooks:        opts.Webhooks,
 		ready:           opts.Ready,
 		registry:        opts.Registry,
 		shutdownTimeout: opts.ShutdownTimeout,
@@ -105,6 +116,9 @@ func NewServer(opts ServerOpts) *Server {
 	s.registerUserRoutes()
 	s.registerDeviceRoutes()
 	s.registerReadingRoutes()
+	s.registerStatsRoutes()
+	s.registerAlertRoutes()
+	s.registerWebhookRoutes()
 
 	s.handler = withRequestID(s.observe(s.recoverPanics(http.HandlerFunc(s.route))))
 	return s

@@ -40,7 +40,19 @@ func MetaFromContext(ctx context.Context) Meta {
 }
 
 // Migrate creates the river schema and brings River's tables up to date.
+// Concurrent callers (parallel tests, instances starting together) are
+// serialized by an advisory lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	lock, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate river: %w", err)
+	}
+	defer lock.Release()
+	const lockKey = 0x7269766572 // "river"
+	if _, err := lock.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+		return fmt.Errorf("migrate river: lock: %w", err)
+	}
+	defer func() { _, _ = lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey) }()
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Schema); err != nil {
 		return fmt.Errorf("create schema %s: %w", Schema, err)
 	}

@@ -30,6 +30,8 @@ type serveConfig struct {
 	addr     string
 	shutdown time.Duration
 	redisURL *setting
+	lockURLs *setting
+	noWorker bool
 	db       postgres.Opts
 	oidc     auth.OIDCOpts // IssuerURL is "" when no OIDC issuer is configured
 	devKey   string        // "" without --dev
@@ -52,6 +54,8 @@ func parseServe(c *cli, args []string) (cfg serveConfig, err error) {
 	addr, shutdown := f.setting(envHTTPAddr), f.setting(envShutdownTimeout)
 	issuer, audience, claim := f.setting(envOIDCIssuer), f.setting(envOIDCAudience), f.setting(envTenantClaim)
 	devKey, redisURL := f.setting(envDevKey), f.setting(envRedisURL)
+	lockURLs := f.setting(envRedisLockURLs)
+	noWorker := f.fs.Bool("no-worker", false, "serve HTTP only; leave background jobs to thermo worker")
 	dbs, logs := addServeDBSettings(f), addLogSettings(f)
 	pos, err := c.parseFlags(f, args)
 	switch {
@@ -68,7 +72,7 @@ func parseServe(c *cli, args []string) (cfg serveConfig, err error) {
 	case claim.Value == "":
 		return cfg, claim.invalid("must name the token claim holding the tenant id")
 	}
-	cfg = serveConfig{dev: *dev, redisURL: redisURL, oidc: auth.OIDCOpts{
+	cfg = serveConfig{dev: *dev, redisURL: redisURL, lockURLs: lockURLs, noWorker: *noWorker, oidc: auth.OIDCOpts{
 		IssuerURL: issuer.Value, Audience: audience.Value, TenantClaim: claim.Value,
 	}}
 	if cfg.addr, err = addr.hostPort(); err != nil {
@@ -116,13 +120,28 @@ func (cfg serveConfig) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	readings, alerts := postgres.NewReadingService(db), postgres.NewAlertService(db)
+	stats, err := newStatsWiring(ctx, db, cfg.redisURL, cfg.lockURLs, cfg.logger, reg)
+	if err != nil {
+		return err
+	}
+	defer stats.close()
+	readings.AfterIngest = append(readings.AfterIngest, stats.pg.MarkLateReadings)
+	jc, err := startJobs(ctx, cfg.logger, db, readings, alerts, stats.deps(db, cfg.logger), !cfg.noWorker)
+	if err != nil {
+		return err
+	}
+	defer stopJobs(ctx, cfg.logger, jc, cfg.shutdown)
 	srv := httpapi.NewServer(httpapi.ServerOpts{
 		Logger:   cfg.logger,
 		Verifier: verifier,
 		Tenants:  postgres.NewTenantService(db),
 		Users:    postgres.NewUserService(db),
 		Devices:  postgres.NewDeviceService(db),
-		Readings: postgres.NewReadingService(db),
+		Readings: readings,
+		Alerts:   alerts,
+		Webhooks: alerts,
+		Stats:    stats.service,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "postgres", Critical: true, Check: db.Ping},
 			{Name: "redis", Critical: false, Check: rc.Ping},
@@ -171,8 +190,12 @@ func (cfg serveConfig) verifier(ctx context.Context) (thermo.TokenVerifier, erro
 		dev.TenantClaim = cfg.oidc.TenantClaim
 		byIssuer[auth.DevIssuerName] = dev
 	}
-	return auth.NewMulti(byIssuer), nil
+	// Devices repeat one token for many posts: verify each signature once.
+	return auth.NewCache(auth.NewMulti(byIssuer), tokenCacheSize, time.Minute), nil
 }
+
+// tokenCacheSize bounds the verified-token cache (~200 bytes an entry).
+const tokenCacheSize = 100_000
 
 // devKeyPath returns the dev signing key file: THERMO_DEV_KEY or --dev-key
 // if set, else the default under the user's configuration directory.

@@ -25,15 +25,17 @@ type server struct {
 	stop func() int // cancels the serve ctx, as SIGTERM does; returns the exit code
 }
 
-// startServe runs `thermo serve --addr 127.0.0.1:0 args...` and waits until
-// it logs the address it is serving on.
+// startServe runs `thermo serve --addr 127.0.0.1:0 --no-worker args...`
+// and waits until it logs the address it is serving on. Workers stay off: a
+// periodic fan-out would otherwise touch every tenant of the shared test
+// database (jobs are tested in the jobs package).
 func startServe(t *testing.T, e env, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := newLogWriter()
 	code := make(chan int, 1)
 	go func() {
-		args := append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--no-worker"}, args...)
 		code <- run(ctx, args, io.Discard, logs, e.getenv)
 	}()
 	stop := sync.OnceValue(func() int {

@@ -28,6 +28,7 @@ const (
 	envDevKey          = "THERMO_DEV_KEY"
 	envSlowQueryMS     = "SLOW_QUERY_MS"
 	envShutdownTimeout = "SHUTDOWN_TIMEOUT"
+	envRedisLockURLs   = "REDIS_LOCK_URLS"
 )
 
 // settingDef describes a setting read from a flag or, failing that, from an
@@ -66,6 +67,8 @@ func settingDefs() []settingDef {
 			usage: "log statements slower than this many `ms` (0 disables)"},
 		{env: envShutdownTimeout, flag: "shutdown-timeout", def: "15s",
 			usage: "`duration` to drain in-flight requests on SIGTERM"},
+		{env: envRedisLockURLs, flag: "redis-lock-urls", secret: true, shownDef: "REDIS_URL",
+			usage: "comma-separated Redis `URLs` of independent nodes for Redlock locks"},
 	}
 }
 

@@ -6,7 +6,58 @@ package pgdb
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+type Alert struct {
+	ID                 int64
+	RuleID             int64
+	DeviceID           int64
+	ReadingID          int64
+	TemperatureCelsius float64
+	FiredAt            time.Time
+	ResolvedAt         *time.Time
+	AcknowledgedBy     *string
+	AcknowledgedAt     *time.Time
+	Version            int64
+	CreatedAt          time.Time
+}
+
+type AlertNotification struct {
+	AlertID   int64
+	Status    string
+	Attempts  int32
+	LastError string
+	UpdatedAt time.Time
+}
+
+type AlertRule struct {
+	ID                     int64
+	DeviceID               int64
+	Condition              string
+	ThresholdCelsius       float64
+	ForSeconds             int32
+	ClearHysteresisCelsius float64
+	IsEnabled              bool
+	State                  string
+	PendingSince           *time.Time
+	LastReadingAt          *time.Time
+	OpenAlertID            *int64
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+type DailyStat struct {
+	DeviceID     int64
+	Date         pgtype.Date
+	ReadingCount int32
+	AvgCelsius   float64
+	MinCelsius   float64
+	MaxCelsius   float64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
 
 type Device struct {
 	ID           int64
@@ -29,6 +80,12 @@ type Reading struct {
 	BatteryLevel       *float64
 }
 
+type StatsDirty struct {
+	DeviceID int64
+	Date     pgtype.Date
+	MarkedAt time.Time
+}
+
 type User struct {
 	ID                int64
 	KeycloakSubjectID string
@@ -37,4 +94,11 @@ type User struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	DeletedAt         *time.Time
+}
+
+type Webhook struct {
+	Singleton bool
+	Url       string
+	Secret    string
+	UpdatedAt time.Time
 }
