@@ -16,9 +16,9 @@ import (
 
 const workerAbout = `Work background jobs without serving HTTP: the periodic statistics fan-out
 (every 15 minutes; each tenant's previous local day once, late readings,
-retention), aggregation and retention jobs. Any number of workers and servers
-may run at once: River hands each job to one of them, and the fan-out runs on
-the elected leader only. On SIGINT or SIGTERM running jobs get up to
+retention), aggregation, retention and alert notification (webhook) jobs.
+Any number of workers and servers may run at once: River hands each job to
+one of them, and the fan-out runs on the elected leader only. On SIGINT or SIGTERM running jobs get up to
 SHUTDOWN_TIMEOUT to finish.`
 
 func runWorker(ctx context.Context, c *cli, args []string) error {
