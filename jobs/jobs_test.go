@@ -2,19 +2,14 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/thermo/thermo"
 	"github.com/thermo/thermo/jobs"
-	"github.com/thermo/thermo/postgres"
 )
 
 type pingArgs struct {
@@ -40,38 +35,12 @@ func (w *pingWorker) Work(ctx context.Context, job *river.Job[pingArgs]) error {
 	return nil
 }
 
-func testDatabaseURL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 func TestEnqueueFollowsTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, postgres.Opts{URL: testDatabaseURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.MigrateControl(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := jobs.Migrate(ctx, db.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	tenant := "j_" + hex.EncodeToString(b)
-	tenants := postgres.NewTenantService(db)
-	if err := tenants.CreateTenant(ctx, &thermo.Tenant{ID: tenant}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Pool().Exec(ctx, "DROP SCHEMA "+pgx.Identifier{postgres.SchemaName(tenant)}.Sanitize()+" CASCADE")
-		_, _ = db.Pool().Exec(ctx, "DELETE FROM public.tenants WHERE id = $1", tenant)
-	})
+	db := openDB(t)
+	tenant := "j_" + randomSuffix()
+	createTenant(t, db, &thermo.Tenant{ID: tenant}, "")
 
 	workers := river.NewWorkers()
 	w := &pingWorker{seen: make(chan seenJob, 4)}

@@ -3,8 +3,6 @@ package jobs_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/thermo/thermo"
@@ -42,27 +39,9 @@ type notifyBundle struct {
 func setupNotify(t *testing.T, maxAttempts int, statuses ...int) *notifyBundle {
 	t.Helper()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, postgres.Opts{URL: testDatabaseURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.MigrateControl(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := jobs.Migrate(ctx, db.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	tenant := "n_" + hex.EncodeToString(b)
-	if err := postgres.NewTenantService(db).CreateTenant(ctx, &thermo.Tenant{ID: tenant}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Pool().Exec(ctx, "DROP SCHEMA "+pgx.Identifier{postgres.SchemaName(tenant)}.Sanitize()+" CASCADE")
-		_, _ = db.Pool().Exec(ctx, "DELETE FROM public.tenants WHERE id = $1", tenant)
-	})
+	db := openDB(t)
+	tenant := "n_" + randomSuffix()
+	createTenant(t, db, &thermo.Tenant{ID: tenant}, "")
 	nb := &notifyBundle{
 		ctx: thermo.WithRequestID(thermo.WithTenant(ctx, tenant), "req-"+tenant),
 		db:  db, readings: postgres.NewReadingService(db), alerts: postgres.NewAlertService(db),

@@ -3,8 +3,6 @@ package jobs_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"maps"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/thermo/thermo"
@@ -39,30 +36,12 @@ type statsBundle struct {
 func setupStats(t *testing.T) *statsBundle {
 	t.Helper()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, postgres.Opts{URL: testDatabaseURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.MigrateControl(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := jobs.Migrate(ctx, db.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	sb := &statsBundle{db: db, queue: "q_js_" + hex.EncodeToString(b), logs: &syncBuffer{},
-		tenant: &thermo.Tenant{ID: "js_" + hex.EncodeToString(b), TimeZone: "America/New_York", RetentionDays: 30},
+	db := openDB(t)
+	suffix := randomSuffix()
+	sb := &statsBundle{db: db, queue: "q_js_" + suffix, logs: &syncBuffer{},
+		tenant: &thermo.Tenant{ID: "js_" + suffix, TimeZone: "America/New_York", RetentionDays: 30},
 		stats:  postgres.NewStatsService(db), readings: postgres.NewReadingService(db)}
-	if err := postgres.NewTenantService(db).CreateTenant(ctx, sb.tenant); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Pool().Exec(ctx, "DROP SCHEMA "+pgx.Identifier{postgres.SchemaName(sb.tenant.ID)}.Sanitize()+" CASCADE")
-		_, _ = db.Pool().Exec(ctx, "DELETE FROM public.tenants WHERE id = $1", sb.tenant.ID)
-		_, _ = db.Pool().Exec(ctx, "DELETE FROM river.river_job WHERE queue = $1", sb.queue)
-	})
+	createTenant(t, db, sb.tenant, sb.queue)
 	sb.readings.AfterIngest = append(sb.readings.AfterIngest, sb.stats.MarkLateReadings)
 	sb.ctx = thermo.WithTenant(ctx, sb.tenant.ID)
 	dev := &thermo.Device{SerialNumber: "SN-1", Name: "one"}
