@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/thermo/thermo"
-	"github.com/thermo/thermo/redis"
 )
 
 const aggregateAbout = `Compute the daily statistics of one tenant for every tenant-local day from
@@ -36,24 +35,11 @@ func runAggregate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger, err := logs.logger(c.stderr)
-	if err != nil {
-		return err
-	}
-	opts, err := dbs.opts(logger)
-	if err != nil {
-		return err
-	}
-	redis.SetLogger(logger)
-	db, err := openDB(ctx, opts)
+	db, sw, _, err := openWithStats(ctx, c, dbs, logs, redisURL, lockURLs)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sw, err := newStatsWiring(ctx, db, redisURL, lockURLs, logger, nil)
-	if err != nil {
-		return err
-	}
 	defer sw.close()
 	p := &aggregateProgress{w: c.stdout, tty: isTerminal(c.stdout), tenant: *tenant, start: time.Now(),
 		total: int(to.Sub(from).Hours()/24) + 1}

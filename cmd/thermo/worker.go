@@ -35,24 +35,11 @@ func runWorker(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger, err := logs.logger(c.stderr)
-	if err != nil {
-		return err
-	}
-	opts, err := dbs.opts(logger)
-	if err != nil {
-		return err
-	}
-	redis.SetLogger(logger)
-	db, err := openDB(ctx, opts)
+	db, sw, logger, err := openWithStats(ctx, c, dbs, logs, redisURL, lockURLs)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sw, err := newStatsWiring(ctx, db, redisURL, lockURLs, logger, nil)
-	if err != nil {
-		return err
-	}
 	defer sw.close()
 	readings, alerts := postgres.NewReadingService(db), postgres.NewAlertService(db)
 	client, err := startJobs(ctx, logger, db, readings, alerts, sw.deps(db, logger), true)
@@ -72,6 +59,31 @@ type statsWiring struct {
 	pg      *postgres.StatsService
 	service thermo.StatsService
 	clients []*redis.Client
+}
+
+// openWithStats opens PostgreSQL and the statistics' Redis cache and locks
+// for the commands that run without HTTP (worker, aggregate).
+func openWithStats(ctx context.Context, c *cli, dbs dbSettings, logs logSettings,
+	redisURL, lockURLs *setting) (*postgres.DB, *statsWiring, *slog.Logger, error) {
+	logger, err := logs.logger(c.stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts, err := dbs.opts(logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	redis.SetLogger(logger)
+	db, err := openDB(ctx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sw, err := newStatsWiring(ctx, db, redisURL, lockURLs, logger, nil)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, sw, logger, nil
 }
 
 // newStatsWiring opens the cache (REDIS_URL) and lock nodes
