@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THERMO=bin/thermo
+export LOG_FORMAT=${LOG_FORMAT:-text}  # readable on a terminal; JSON is the default elsewhere
 export THERMO_DEV_KEY=${THERMO_DEV_KEY:-$PWD/.thermo/dev-signing-key.pem}
 
 $THERMO migrate
