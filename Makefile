@@ -36,6 +36,10 @@ test: services ## Run the whole suite against real PostgreSQL and Redis
 test/short: services ## Run the suite without the race detector (faster)
 	$(GO) test -count=1 -timeout 12m ./...
 
+.PHONY: screenshot
+screenshot: ## Refresh docs/dashboard.png with the browser test (needs chromium)
+	$(GO) test -count=1 -run TestBrowser_Dashboard ./e2e/ -update-screenshot
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -51,7 +55,7 @@ verify: generate lint ## Check generated code is current and the code is clean
 	@git diff --exit-code -- postgres/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 .PHONY: bench
-bench: services build ## Run benchmarks (BENCH=ingest|batch|queries|all, BENCH_QUICK=1 for the <5 min mode, BENCH_RUNS=3)
+bench: services build ## Run benchmarks (BENCH=ingest|batch|queries|aggregate|all, BENCH_QUICK=1 for the <5 min mode, BENCH_RUNS=3)
 	@mkdir -p bin/bench
 	set -o pipefail; $(GO) run ./bench -bench $(or $(BENCH),all) $(if $(BENCH_QUICK),-quick) -runs $(or $(BENCH_RUNS),3) -dir bin/bench | tee bin/bench/results.md
 

@@ -33,6 +33,7 @@ type opts struct {
 	batchRows       int
 	qDevices, qPer  int
 	qRequests       int
+	aDevices        int // aggregation: devices × 2,880 readings
 }
 
 func main() {
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 			err = benchBatch(ctx, w, o, srv, pool)
 		case "queries":
 			err = benchQueries(ctx, w, o, srv, pool)
+		case "aggregate":
+			err = benchAggregate(ctx, w, o, srv, pool)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", b, err)
@@ -83,9 +86,9 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 func parse(args []string) (opts, error) {
 	o := opts{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	benches := fs.String("bench", "ingest,batch,queries", "comma-separated benchmarks: ingest, batch, queries (or all)")
+	benches := fs.String("bench", "ingest,batch,queries", "comma-separated benchmarks: ingest, batch, queries, aggregate (or all)")
 	fs.BoolVar(&o.quick, "quick", false, "small sizes and short runs (under 5 minutes in all)")
-	fs.BoolVar(&o.keep, "keep", false, "keep the query tenant's data (for thermo explain)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the query and aggregation tenants' data (for EXPLAIN)")
 	fs.IntVar(&o.runs, "runs", 3, "runs per measurement; the median is reported")
 	fs.Uint64Var(&o.seed, "seed", 42, "data seed")
 	fs.StringVar(&o.bin, "bin", "bin/thermo", "thermo binary to serve with")
@@ -97,7 +100,7 @@ func parse(args []string) (opts, error) {
 	if o.dbURL == "" {
 		o.dbURL = "postgres://postgres:postgres@127.0.0.1:5432/thermo?sslmode=disable"
 	}
-	all := []string{"ingest", "batch", "queries"}
+	all := []string{"ingest", "batch", "queries", "aggregate"}
 	for _, b := range strings.Split(*benches, ",") {
 		switch b = strings.TrimSpace(b); {
 		case b == "all":
@@ -112,8 +115,10 @@ func parse(args []string) (opts, error) {
 		return o, fmt.Errorf("-runs must be at least 1")
 	}
 	o.ingestFor, o.batchRows, o.qDevices, o.qPer, o.qRequests = 30*time.Second, 1_000_000, 1000, 10_000, 1000
+	o.aDevices = 10_000 // 28.8M readings
 	if o.quick {
 		o.ingestFor, o.batchRows, o.qPer, o.qRequests = 5*time.Second, 100_000, 1000, 200
+		o.aDevices = 1000 // 2.88M readings
 	}
 	return o, nil
 }

@@ -43,8 +43,9 @@ func BenchmarkServerIngest(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := httpapi.NewServer(httpapi.ServerOpts{
-		Logger:   slog.New(thermo.NewLogHandler(slog.DiscardHandler)),
-		Verifier: auth.NewMulti(map[string]thermo.TokenVerifier{auth.DevIssuerName: dev}),
+		Logger: slog.New(thermo.NewLogHandler(slog.DiscardHandler)),
+		// Cached as in `thermo serve` (cmd/thermo/serve.go).
+		Verifier: auth.NewCache(auth.NewMulti(map[string]thermo.TokenVerifier{auth.DevIssuerName: dev}), 100_000, time.Minute),
 		Tenants:  postgres.NewTenantService(db), Users: postgres.NewUserService(db),
 		Devices: postgres.NewDeviceService(db), Readings: postgres.NewReadingService(db),
 		Registry: prometheus.NewRegistry(), Version: "bench",

@@ -44,9 +44,12 @@ type bundle struct {
 	issuer *authtest.Issuer
 	logs   *syncBuffer
 	stats  thermo.StatsService
+	opts   httpapi.ServerOpts // of the first instance; serve starts more
 }
 
-func setup(t *testing.T) *bundle {
+// setup serves one instance; each configure func adjusts its options (and
+// those of instances started later by serve).
+func setup(t *testing.T, configure ...func(*bundle, *httpapi.ServerOpts)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -68,7 +71,7 @@ func setup(t *testing.T) *bundle {
 	readings.AfterIngest = append(readings.AfterIngest, alerts.EvaluateReadings)
 	pgStats, stats := newStats(t, db, logger)
 	readings.AfterIngest = append(readings.AfterIngest, pgStats.MarkLateReadings)
-	srv := httpapi.NewServer(httpapi.ServerOpts{
+	b := &bundle{db: db, issuer: issuer, logs: logs, stats: stats, opts: httpapi.ServerOpts{
 		Logger:   logger,
 		Verifier: verifier,
 		Tenants:  postgres.NewTenantService(db),
@@ -78,12 +81,26 @@ func setup(t *testing.T) *bundle {
 		Alerts:   alerts,
 		Webhooks: alerts,
 		Stats:    stats,
-		Registry: prometheus.NewRegistry(),
 		Version:  "e2e",
-	})
+	}}
+	b.url = b.serve(t, configure...)
+	return b
+}
+
+// serve starts an instance of the server over the bundle's database and
+// returns its URL: two calls are two instances behind one load balancer.
+func (b *bundle) serve(t *testing.T, configure ...func(*bundle, *httpapi.ServerOpts)) string {
+	t.Helper()
+	opts := b.opts
+	opts.Registry = prometheus.NewRegistry()
+	for _, f := range configure {
+		f(b, &opts)
+	}
+	srv := httpapi.NewServer(opts)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &bundle{url: ts.URL, db: db, issuer: issuer, logs: logs, stats: stats}
+	t.Cleanup(srv.CloseStreams) // runs first: ts.Close waits for open streams
+	return ts.URL
 }
 
 // client calls the API as one user of one tenant.

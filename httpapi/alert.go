@@ -233,6 +233,7 @@ func (s *Server) acknowledgeAlert(ctx context.Context, in *acknowledgeInput) (*a
 	} else if err != nil {
 		return nil, fmt.Errorf("acknowledge alert: %w", err)
 	}
+	s.publishNew(ctx, thermo.EventAlertAcknowledged, a.DeviceID, a)
 	return &alertOutput{ETag: etag(a.Version), Body: a}, nil
 }
 

@@ -95,6 +95,7 @@ func (s *Server) createDevice(ctx context.Context, in *createDeviceInput) (*devi
 	if err := s.devices.CreateDevice(ctx, d); err != nil {
 		return nil, fmt.Errorf("create device: %w", err)
 	}
+	s.publishNew(ctx, thermo.EventDeviceRegistered, d.ID, d)
 	return &deviceOutput{Body: d}, nil
 }
 
@@ -121,6 +122,7 @@ func (s *Server) patchDevice(ctx context.Context, in *patchDeviceInput) (*device
 	if err != nil {
 		return nil, fmt.Errorf("update device: %w", err)
 	}
+	s.publishNew(ctx, thermo.EventDeviceChanged, d.ID, d)
 	return &deviceOutput{Body: d}, nil
 }
 
@@ -129,5 +131,6 @@ func (s *Server) deactivateDevice(ctx context.Context, in *deviceIDInput) (*devi
 	if err != nil {
 		return nil, fmt.Errorf("deactivate device: %w", err)
 	}
+	s.publishNew(ctx, thermo.EventDeviceChanged, d.ID, d)
 	return &deviceOutput{Body: d}, nil
 }

@@ -174,9 +174,14 @@ func (s *Server) registerIngestRoutes(tags []string) {
 
 func (s *Server) ingestReading(ctx context.Context, in *ingestInput) (*ingestOutput, error) {
 	r := in.Body.reading()
-	created, err := s.readings.IngestReading(ctx, in.ID, &r)
+	ictx, col := thermo.WithEventCollector(ctx)
+	created, err := s.readings.IngestReading(ictx, in.ID, &r)
 	if err != nil {
 		return nil, fmt.Errorf("ingest reading: %w", err)
+	}
+	if created {
+		s.publishNew(ctx, thermo.EventReadingStored, in.ID, &r)
+		s.publish(ctx, col.Events()...)
 	}
 	out := &ingestOutput{Status: http.StatusCreated, Body: ingestedReading{Reading: r, Duplicate: !created}}
 	if !created {
@@ -190,9 +195,14 @@ func (s *Server) ingestReadings(ctx context.Context, in *batchInput) (*batchOutp
 	for i, b := range in.Body.Readings {
 		rs[i] = b.reading()
 	}
-	res, err := s.readings.IngestReadings(ctx, in.ID, rs)
+	ictx, col := thermo.WithEventCollector(ctx)
+	res, err := s.readings.IngestReadings(ictx, in.ID, rs)
 	if err != nil {
 		return nil, fmt.Errorf("ingest readings: %w", err)
+	}
+	if res.Inserted > 0 {
+		s.publishNew(ctx, thermo.EventReadingsStored, in.ID, batchSummary(in.ID, res, rs))
+		s.publish(ctx, col.Events()...)
 	}
 	return &batchOutput{Body: res}, nil
 }
@@ -241,4 +251,25 @@ func (s *Server) getHourlyReadings(ctx context.Context, in *hourlyInput) (*hourl
 		return nil, fmt.Errorf("hourly readings: %w", err)
 	}
 	return &hourlyOutput{Body: hourlyReadingsList{Data: hours}}, nil
+}
+
+// readingsStored is the live event of a batch: counts and the newest
+// posted reading, so a dashboard can update without refetching.
+type readingsStored struct {
+	DeviceID int64 `json:"deviceId"`
+	*thermo.IngestResult
+	Latest *thermo.Reading `json:"latest"`
+}
+
+func batchSummary(deviceID int64, res *thermo.IngestResult, rs []thermo.Reading) readingsStored {
+	out := readingsStored{DeviceID: deviceID, IngestResult: res}
+	for i := range rs {
+		if out.Latest == nil || rs[i].RecordedAt.After(out.Latest.RecordedAt) {
+			out.Latest = &rs[i]
+		}
+	}
+	if out.Latest != nil {
+		out.Latest.DeviceID = deviceID
+	}
+	return out
 }

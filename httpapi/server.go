@@ -42,6 +42,15 @@ type ServerOpts struct {
 	Webhooks thermo.WebhookService
 	// Stats serves daily and weekly statistics; nil leaves their routes out.
 	Stats thermo.StatsService
+	// Live fans events out to live clients (/v1/live, /v1/ws) across
+	// instances; nil disables the live stream and publishing.
+	Live thermo.LiveBroker
+	// LiveSettings holds each tenant's session policy (single session when nil).
+	LiveSettings thermo.LiveSettingsService
+	// Dashboard, if set, serves the web dashboard at / (web.Handler).
+	Dashboard http.Handler
+	// DevTokenFunc, if set (--dev only), mints a token at POST /dev/token.
+	DevTokenFunc func(tenant, subject string) (string, error)
 	// Ready lists the readiness checks run by /readyz.
 	Ready []ReadyCheck
 	// Registry receives the HTTP metrics and is served at /metrics. A new
@@ -65,6 +74,11 @@ type Server struct {
 	alerts          thermo.AlertService
 	webhooks        thermo.WebhookService
 	stats           thermo.StatsService
+	live            thermo.LiveBroker
+	liveSettings    thermo.LiveSettingsService
+	streams         context.Context // cancelled by CloseStreams
+	stopStreams     context.CancelFunc
+	liveMetrics     *liveMetrics
 	ready           []ReadyCheck
 	registry        *prometheus.Registry
 	shutdownTimeout time.Duration
@@ -93,6 +107,8 @@ func NewServer(opts ServerOpts) *Server {
 		stats:           opts.Stats,
 		alerts:          opts.Alerts,
 		webhooks:        opts.Webhooks,
+		live:            opts.Live,
+		liveSettings:    opts.LiveSettings,
 		ready:           opts.Ready,
 		registry:        opts.Registry,
 		shutdownTimeout: opts.ShutdownTimeout,
@@ -107,7 +123,9 @@ func NewServer(opts ServerOpts) *Server {
 	if s.shutdownTimeout <= 0 {
 		s.shutdownTimeout = DefaultShutdownTimeout
 	}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.metrics = newHTTPMetrics(s.registry)
+	s.liveMetrics = newLiveMetrics(s.registry)
 	s.api = humago.New(s.mux, s.humaConfig(opts.Version))
 	s.api.UseMiddleware(s.authenticate)
 
@@ -119,6 +137,8 @@ func NewServer(opts ServerOpts) *Server {
 	s.registerStatsRoutes()
 	s.registerAlertRoutes()
 	s.registerWebhookRoutes()
+	s.registerLiveRoutes()
+	s.registerDashboard(opts.Dashboard, opts.DevTokenFunc)
 
 	s.handler = withRequestID(s.observe(s.recoverPanics(http.HandlerFunc(s.route))))
 	return s
@@ -205,6 +225,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(s.CloseStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 

@@ -80,6 +80,7 @@ func (s *AlertService) evaluateRule(ctx context.Context, lr *lockedRule, reading
 				return err
 			}
 			lr.openAlert = &a.ID
+			thermo.CollectEvent(ctx, thermo.EventAlertFired, a.DeviceID, a)
 		case thermo.Resolve:
 			if lr.openAlert != nil {
 				if _, err := conn(ctx).Exec(ctx,
@@ -87,6 +88,8 @@ func (s *AlertService) evaluateRule(ctx context.Context, lr *lockedRule, reading
 					*lr.openAlert, rd.RecordedAt); err != nil {
 					return fmt.Errorf("resolve alert: %w", err)
 				}
+				thermo.CollectEvent(ctx, thermo.EventAlertResolved, lr.rule.DeviceID,
+					map[string]any{"id": *lr.openAlert, "ruleId": lr.rule.ID, "deviceId": lr.rule.DeviceID, "resolvedAt": rd.RecordedAt})
 			}
 			lr.openAlert = nil
 		}

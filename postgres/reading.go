@@ -34,20 +34,35 @@ type ReadingService struct {
 	// (alert evaluation, marking late days for re-aggregation). Set them
 	// before the service is used.
 	AfterIngest []IngestHook
+
+	// group merges concurrent IngestReading calls (ingest_group.go).
+	group *groupCommitter
 }
 
 // IngestHook is work done in the ingestion transaction on new readings.
 type IngestHook func(ctx context.Context, deviceID int64, inserted []*thermo.Reading) error
 
 // NewReadingService returns a ReadingService backed by db.
-func NewReadingService(db *DB) *ReadingService { return &ReadingService{db: db} }
+func NewReadingService(db *DB) *ReadingService {
+	s := &ReadingService{db: db}
+	s.group = newGroupCommitter(s)
+	return s
+}
 
 // IngestReading stores one reading; a duplicate returns the stored one.
+// Concurrent calls of one tenant share a transaction (group commit, see
+// ingest_group.go); it returns only after that transaction committed.
 func (s *ReadingService) IngestReading(ctx context.Context, deviceID int64, r *thermo.Reading) (bool, error) {
 	r.Normalize()
 	if errs := r.Validate(time.Now(), ""); len(errs) > 0 {
 		return false, thermo.InvalidFields(errs...)
 	}
+	return s.ingestInGroup(ctx, deviceID, r)
+}
+
+// ingestAlone stores one validated reading in its own transaction (or the
+// caller's): the path taken inside a transaction and when a group failed.
+func (s *ReadingService) ingestAlone(ctx context.Context, deviceID int64, r *thermo.Reading) (bool, error) {
 	var created bool
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
 		inserted, err := s.ingest(ctx, deviceID, []thermo.Reading{*r})

@@ -17,6 +17,7 @@ SIM_LOG=$PWD/.thermo/simulate.log
 cat <<MSG
 
 Thermo is starting on http://localhost:${port} in dev mode (dev tokens accepted).
+Dashboard: open http://localhost:${port}/ and press "Mint dev token" (tenant building_a).
 In another terminal:
 
   export THERMO_DEV_KEY=$THERMO_DEV_KEY

@@ -109,3 +109,11 @@ ensure_database "$DATABASE_URL"
 ensure_database "$TEST_DATABASE_URL"
 if is_local "$REDIS_URL"; then ensure_redis; else redis_ready || die "cannot reach Redis at $REDIS_URL"; fi
 say "PostgreSQL and Redis are ready"
+
+# --- Chromium (browser test) ---------------------------------------------------
+# Only in CI (CI set) or when asked (--chromium / WITH_CHROMIUM=1): the e2e
+# browser test skips itself without it, and it is a large download.
+if [ -n "${CI:-}" ] || [ -n "${WITH_CHROMIUM:-}" ] || [ "${1:-}" = "--chromium" ]; then
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  say "Chromium is ready for the browser test"
+fi

@@ -13,13 +13,17 @@ import (
 	"github.com/thermo/thermo/httpapi"
 	"github.com/thermo/thermo/postgres"
 	"github.com/thermo/thermo/redis"
+	"github.com/thermo/thermo/web"
 )
 
-const serveAbout = `Serve the JSON API under /v1, plus /healthz, /readyz, /metrics and
-/openapi.json. Tokens are verified against the OIDC issuer (OIDC_ISSUER_URL);
-with --dev, tokens minted by "thermo token" are accepted too. Either is
-required. On SIGINT or SIGTERM the server stops accepting connections, drains
-in-flight requests for up to SHUTDOWN_TIMEOUT and exits 0.
+const serveAbout = `Serve the JSON API under /v1, the live stream (/v1/live, /v1/ws), the
+web dashboard at /, plus /healthz, /readyz, /metrics and /openapi.json.
+Tokens are verified against the OIDC issuer (OIDC_ISSUER_URL); with --dev,
+tokens minted by "thermo token" (or POST /dev/token) are accepted too. Either
+is required. The dashboard signs in through the issuer when
+DASHBOARD_CLIENT_ID is set (a public client), else takes a pasted token.
+On SIGINT or SIGTERM the server stops accepting connections, ends live
+streams, drains in-flight requests for up to SHUTDOWN_TIMEOUT and exits 0.
 
 Start-up migrates the control plane; run "thermo migrate" to migrate every
 tenant schema. Redis may be down: the API keeps serving and /readyz reports it.`
@@ -35,7 +39,9 @@ type serveConfig struct {
 	db       postgres.Opts
 	oidc     auth.OIDCOpts // IssuerURL is "" when no OIDC issuer is configured
 	devKey   string        // "" without --dev
-	logger   *slog.Logger
+	// dashClient is the dashboard's OIDC client id ("": paste a token).
+	dashClient string
+	logger     *slog.Logger
 }
 
 func runServe(ctx context.Context, c *cli, args []string) error {
@@ -54,7 +60,7 @@ func parseServe(c *cli, args []string) (cfg serveConfig, err error) {
 	addr, shutdown := f.setting(envHTTPAddr), f.setting(envShutdownTimeout)
 	issuer, audience, claim := f.setting(envOIDCIssuer), f.setting(envOIDCAudience), f.setting(envTenantClaim)
 	devKey, redisURL := f.setting(envDevKey), f.setting(envRedisURL)
-	lockURLs := f.setting(envRedisLockURLs)
+	lockURLs, dashClient := f.setting(envRedisLockURLs), f.setting(envDashboardClient)
 	noWorker := f.fs.Bool("no-worker", false, "serve HTTP only; leave background jobs to thermo worker")
 	dbs, logs := addServeDBSettings(f), addLogSettings(f)
 	pos, err := c.parseFlags(f, args)
@@ -72,7 +78,7 @@ func parseServe(c *cli, args []string) (cfg serveConfig, err error) {
 	case claim.Value == "":
 		return cfg, claim.invalid("must name the token claim holding the tenant id")
 	}
-	cfg = serveConfig{dev: *dev, redisURL: redisURL, lockURLs: lockURLs, noWorker: *noWorker, oidc: auth.OIDCOpts{
+	cfg = serveConfig{dev: *dev, redisURL: redisURL, lockURLs: lockURLs, noWorker: *noWorker, dashClient: dashClient.Value, oidc: auth.OIDCOpts{
 		IssuerURL: issuer.Value, Audience: audience.Value, TenantClaim: claim.Value,
 	}}
 	if cfg.addr, err = addr.hostPort(); err != nil {
@@ -104,6 +110,8 @@ func (cfg serveConfig) serve(ctx context.Context) error {
 		return cfg.redisURL.invalid(err.Error())
 	}
 	defer rc.Close()
+	live := redis.NewLive(rc, cfg.logger)
+	defer live.Close()
 	verifier, err := cfg.verifier(ctx)
 	if err != nil {
 		return err
@@ -132,6 +140,10 @@ func (cfg serveConfig) serve(ctx context.Context) error {
 		return err
 	}
 	defer stopJobs(ctx, cfg.logger, jc, cfg.shutdown)
+	devToken, err := cfg.devTokenFunc()
+	if err != nil {
+		return err
+	}
 	srv := httpapi.NewServer(httpapi.ServerOpts{
 		Logger:   cfg.logger,
 		Verifier: verifier,
@@ -142,6 +154,11 @@ func (cfg serveConfig) serve(ctx context.Context) error {
 		Alerts:   alerts,
 		Webhooks: alerts,
 		Stats:    stats.service,
+		// Live events are published by this instance and fanned out by Redis.
+		Live:         live,
+		LiveSettings: postgres.NewLiveSettingsService(db),
+		Dashboard:    web.Handler(web.Config{OIDCIssuer: cfg.oidc.IssuerURL, OIDCClientID: cfg.dashClient}),
+		DevTokenFunc: devToken,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "postgres", Critical: true, Check: db.Ping},
 			{Name: "redis", Critical: false, Check: rc.Ping},
@@ -193,6 +210,22 @@ func (cfg serveConfig) verifier(ctx context.Context) (thermo.TokenVerifier, erro
 	// Devices repeat one token for many posts: verify each signature once.
 	return auth.NewCache(auth.NewMulti(byIssuer), tokenCacheSize, time.Minute), nil
 }
+
+// devTokenFunc mints dashboard tokens at POST /dev/token; nil without --dev.
+func (cfg serveConfig) devTokenFunc() (func(tenant, subject string) (string, error), error) {
+	if !cfg.dev {
+		return nil, nil
+	}
+	dev, err := auth.LoadDevIssuer(cfg.devKey)
+	if err != nil {
+		return nil, err
+	}
+	dev.TenantClaim = cfg.oidc.TenantClaim
+	return func(tenant, subject string) (string, error) { return dev.Mint(tenant, subject, devTokenTTL) }, nil
+}
+
+// devTokenTTL is the lifetime of a token minted for the dashboard.
+const devTokenTTL = 12 * time.Hour
 
 // tokenCacheSize bounds the verified-token cache (~200 bytes an entry).
 const tokenCacheSize = 100_000

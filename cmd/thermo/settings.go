@@ -29,6 +29,7 @@ const (
 	envSlowQueryMS     = "SLOW_QUERY_MS"
 	envShutdownTimeout = "SHUTDOWN_TIMEOUT"
 	envRedisLockURLs   = "REDIS_LOCK_URLS"
+	envDashboardClient = "DASHBOARD_CLIENT_ID"
 )
 
 // settingDef describes a setting read from a flag or, failing that, from an
@@ -69,6 +70,8 @@ func settingDefs() []settingDef {
 			usage: "`duration` to drain in-flight requests on SIGTERM"},
 		{env: envRedisLockURLs, flag: "redis-lock-urls", secret: true, shownDef: "REDIS_URL",
 			usage: "comma-separated Redis `URLs` of independent nodes for Redlock locks"},
+		{env: envDashboardClient, flag: "dashboard-client-id",
+			usage: "OIDC public client `id` the web dashboard signs in with (authorization code + PKCE)"},
 	}
 }
 
