@@ -133,7 +133,7 @@ func (db *DB) runOnce(ctx context.Context, opts pgx.TxOptions, role, tenant stri
 }
 
 // beginQuery starts a transaction and sets its search_path in one round
-// trip (two statements in one simple-protocol message). The schema name is
+// trip (several statements in one simple-protocol message). The schema name is
 // built from a validated tenant id and quoted. Control-plane transactions get
 // an empty search_path: unqualified names fail rather than resolve in public.
 func beginQuery(readOnly bool, tenant string) string {
@@ -145,7 +145,14 @@ func beginQuery(readOnly bool, tenant string) string {
 	if tenant != "" {
 		path = pgx.Identifier{SchemaName(tenant)}.Sanitize()
 	}
-	return begin + "; SET LOCAL search_path = " + path
+	q := begin + "; SET LOCAL search_path = " + path
+	if readOnly {
+		// Reads take optional filters as NULL-able parameters and LIMIT $n; a
+		// generic cached plan cannot see either and may scan a device's whole
+		// key range and sort it. Planning each read afresh costs microseconds.
+		q += "; SET LOCAL plan_cache_mode = force_custom_plan"
+	}
+	return q
 }
 
 // conn returns the transaction in ctx. Service methods open one with InTx or

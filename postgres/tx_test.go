@@ -282,3 +282,26 @@ func dbName(t *testing.T, url string) string {
 	}
 	return cfg.Database
 }
+
+// TestReadTxPlansEachRead: reads never use a generic cached plan (see
+// beginQuery); writes keep PostgreSQL's default.
+func TestReadTxPlansEachRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tenant := b.newTenant(t)
+	ctx := thermo.WithTenant(context.Background(), tenant)
+	mode := func(ctx context.Context) string {
+		tx, _ := postgres.TxFromContext(ctx)
+		var m string
+		if err := tx.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	var read, write string
+	_ = b.db.ReadTx(ctx, func(ctx context.Context) error { read = mode(ctx); return nil })
+	_ = b.db.InTx(ctx, func(ctx context.Context) error { write = mode(ctx); return nil })
+	if read != "force_custom_plan" || write != "auto" {
+		t.Fatalf("plan_cache_mode: read %q, write %q", read, write)
+	}
+}
