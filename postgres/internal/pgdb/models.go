@@ -70,6 +70,12 @@ type Device struct {
 	UpdatedAt    time.Time
 }
 
+type LiveSetting struct {
+	Singleton     bool
+	SingleSession bool
+	UpdatedAt     time.Time
+}
+
 type Reading struct {
 	ID                 int64
 	DeviceID           int64
