@@ -70,12 +70,16 @@ type AggregateResult struct {
 // StatsService computes and serves the daily statistics of the tenant in
 // ctx. Days are tenant-local calendar dates (time.Time at UTC midnight).
 type StatsService interface {
-	// AggregateDay computes avg/min/max/count of every device for day in one
-	// statement and upserts them. It is idempotent, and two calls for the
-	// same tenant-day never run at once. It clears the day's late marks.
+	// AggregateDay computes avg/min/max/count of every device for day from
+	// the running totals that ingestion keeps, in one statement, and
+	// upserts them. It is idempotent, and two calls for the same tenant-day
+	// never run at once. It clears the day's late marks.
 	AggregateDay(ctx context.Context, day time.Time) (*AggregateResult, error)
 	// AggregateDirty re-aggregates only the devices marked late for day.
 	AggregateDirty(ctx context.Context, day time.Time) (*AggregateResult, error)
+	// RescanDay is AggregateDay after rebuilding the day's running totals
+	// from the stored readings: the repair path, which scans the day.
+	RescanDay(ctx context.Context, day time.Time) (*AggregateResult, error)
 	// DirtyDays lists the days that have late marks, oldest first.
 	DirtyDays(ctx context.Context) ([]time.Time, error)
 	// FindDailyStats returns the device's days from..to (inclusive).

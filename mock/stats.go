@@ -13,6 +13,7 @@ var _ thermo.StatsService = (*StatsService)(nil)
 type StatsService struct {
 	AggregateDayFn    func(ctx context.Context, day time.Time) (*thermo.AggregateResult, error)
 	AggregateDirtyFn  func(ctx context.Context, day time.Time) (*thermo.AggregateResult, error)
+	RescanDayFn       func(ctx context.Context, day time.Time) (*thermo.AggregateResult, error)
 	DirtyDaysFn       func(ctx context.Context) ([]time.Time, error)
 	FindDailyStatsFn  func(ctx context.Context, deviceID int64, from, to time.Time) ([]*thermo.DailyStats, error)
 	FindWeeklyStatsFn func(ctx context.Context, deviceID int64) (*thermo.WeeklyStats, error)
@@ -24,6 +25,10 @@ func (s *StatsService) AggregateDay(ctx context.Context, day time.Time) (*thermo
 
 func (s *StatsService) AggregateDirty(ctx context.Context, day time.Time) (*thermo.AggregateResult, error) {
 	return s.AggregateDirtyFn(ctx, day)
+}
+
+func (s *StatsService) RescanDay(ctx context.Context, day time.Time) (*thermo.AggregateResult, error) {
+	return s.RescanDayFn(ctx, day)
 }
 
 func (s *StatsService) DirtyDays(ctx context.Context) ([]time.Time, error) {

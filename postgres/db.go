@@ -46,6 +46,9 @@ type DB struct {
 	// provisioned remembers tenants whose schema is known to be current,
 	// so EnsureTenant costs no query after the first call.
 	provisioned sync.Map
+	// zones caches each tenant's *time.Location (zone.go): a tenant's time
+	// zone is set at creation, and ingest must not pay a query per batch.
+	zones sync.Map
 }
 
 // Open connects both pools and pings them. Errors name the setting to fix.

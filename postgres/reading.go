@@ -35,12 +35,34 @@ type ReadingService struct {
 	// before the service is used.
 	AfterIngest []IngestHook
 
+	// PrepareIngest hooks run once per ingestion transaction, before the
+	// AfterIngest hooks, with the ids (ascending) of every device that got
+	// new readings; the ctx they return is the one the AfterIngest hooks
+	// see. They let a hook do per-device work for a whole group in one
+	// statement (AlertService.LockRules). Set them before use.
+	PrepareIngest []PrepareHook
+
 	// group merges concurrent IngestReading calls (ingest_group.go).
 	group *groupCommitter
 }
 
 // IngestHook is work done in the ingestion transaction on new readings.
 type IngestHook func(ctx context.Context, deviceID int64, inserted []*thermo.Reading) error
+
+// PrepareHook is done once per ingestion transaction for all devices with
+// new readings; it returns the ctx for the AfterIngest hooks.
+type PrepareHook func(ctx context.Context, deviceIDs []int64) (context.Context, error)
+
+// prepare runs the PrepareIngest hooks.
+func (s *ReadingService) prepare(ctx context.Context, deviceIDs []int64) (context.Context, error) {
+	for _, hook := range s.PrepareIngest {
+		var err error
+		if ctx, err = hook(ctx, deviceIDs); err != nil {
+			return nil, fmt.Errorf("prepare ingest: %w", err)
+		}
+	}
+	return ctx, nil
+}
 
 // NewReadingService returns a ReadingService backed by db.
 func NewReadingService(db *DB) *ReadingService {
@@ -111,12 +133,16 @@ func (s *ReadingService) ingest(ctx context.Context, deviceID int64, rs []thermo
 	} else if !active {
 		return nil, thermo.Errorf(thermo.ECONFLICT, "Device %d is inactive: reactivate it to post readings.", deviceID)
 	}
-	inserted, err := insertReadings(ctx, deviceID, rs)
+	inserted, err := insertReadings(ctx, s.db, deviceID, rs)
 	if err != nil {
 		return nil, err
 	}
 	if len(inserted) > 0 {
 		slices.SortFunc(inserted, func(a, b *thermo.Reading) int { return a.RecordedAt.Compare(b.RecordedAt) })
+		ctx, err := s.prepare(ctx, []int64{deviceID})
+		if err != nil {
+			return nil, err
+		}
 		for _, hook := range s.AfterIngest {
 			if err := hook(ctx, deviceID, inserted); err != nil {
 				return nil, fmt.Errorf("after ingest: %w", err)
@@ -130,16 +156,38 @@ func (s *ReadingService) ingest(ctx context.Context, deviceID int64, rs []thermo
 // column, unnested into rows. Hand-written because sqlc maps float8[] to
 // []float64, which cannot carry the NULLs of absent humidity/battery.
 // ON CONFLICT DO NOTHING skips readings the device already has, and repeats
-// within the batch (the first one wins); RETURNING lists only new rows.
+// within the batch (the first one wins); RETURNING lists only new rows,
+// which addTotalsSQL also adds to the daily totals ($6 is the tenant's
+// time zone).
 const insertReadingsSQL = `
-INSERT INTO readings (device_id, recorded_at, temperature_celsius, humidity, battery_level)
-SELECT $1, t.recorded_at, t.temperature_celsius, t.humidity, t.battery_level
-FROM unnest($2::timestamptz[], $3::float8[], $4::float8[], $5::float8[])
-     AS t(recorded_at, temperature_celsius, humidity, battery_level)
-ON CONFLICT (device_id, recorded_at) DO NOTHING
-RETURNING id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level`
+WITH ins AS (
+    INSERT INTO readings (device_id, recorded_at, temperature_celsius, humidity, battery_level)
+    SELECT $1, t.recorded_at, t.temperature_celsius, t.humidity, t.battery_level
+    FROM unnest($2::timestamptz[], $3::float8[], $4::float8[], $5::float8[])
+         AS t(recorded_at, temperature_celsius, humidity, battery_level)
+    ON CONFLICT (device_id, recorded_at) DO NOTHING
+    RETURNING id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level
+)` + addTotalsSQL
 
-func insertReadings(ctx context.Context, deviceID int64, rs []thermo.Reading) ([]*thermo.Reading, error) {
+// addTotalsSQL completes an INSERT INTO readings … RETURNING named ins:
+// the same statement adds the inserted rows to daily_totals (one row per
+// device and tenant-local day; $6 is the zone), so the totals commit with
+// the readings and a duplicate is never counted. Rows are upserted in key
+// order, so concurrent ingests lock them in one order.
+const addTotalsSQL = `, totals AS (
+    INSERT INTO daily_totals AS d (device_id, date, reading_count, sum_celsius, min_celsius, max_celsius)
+    SELECT device_id, (recorded_at AT TIME ZONE $6::text)::date, count(*),
+           sum(temperature_celsius), min(temperature_celsius), max(temperature_celsius)
+    FROM ins GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (device_id, date) DO UPDATE
+    SET reading_count = d.reading_count + EXCLUDED.reading_count,
+        sum_celsius = d.sum_celsius + EXCLUDED.sum_celsius,
+        min_celsius = least(d.min_celsius, EXCLUDED.min_celsius),
+        max_celsius = greatest(d.max_celsius, EXCLUDED.max_celsius)
+)
+SELECT id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level FROM ins`
+
+func insertReadings(ctx context.Context, db *DB, deviceID int64, rs []thermo.Reading) ([]*thermo.Reading, error) {
 	var (
 		at       = make([]time.Time, len(rs))
 		temp     = make([]float64, len(rs))
@@ -149,7 +197,11 @@ func insertReadings(ctx context.Context, deviceID int64, rs []thermo.Reading) ([
 	for i, r := range rs {
 		at[i], temp[i], humidity[i], battery[i] = r.RecordedAt, r.TemperatureCelsius, r.Humidity, r.BatteryLevel
 	}
-	rows, err := conn(ctx).Query(ctx, insertReadingsSQL, deviceID, at, temp, humidity, battery)
+	loc, err := db.location(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn(ctx).Query(ctx, insertReadingsSQL, deviceID, at, temp, humidity, battery, loc.String())
 	if err != nil {
 		return nil, fmt.Errorf("insert readings: %w", mapError(err, ""))
 	}

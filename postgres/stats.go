@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,13 +13,11 @@ import (
 
 var _ thermo.StatsService = (*StatsService)(nil)
 
-// StatsService computes daily statistics with one set-based statement per
-// tenant-day and serves them from the daily_stats table.
+// StatsService computes daily statistics from the running totals that
+// ingestion keeps (daily_totals), one statement per tenant-day, and serves
+// them from the daily_stats table.
 type StatsService struct {
 	db *DB
-	// zones caches each tenant's *time.Location: a tenant's time zone is
-	// set at creation, and the ingest hook must not pay a query per batch.
-	zones sync.Map
 	// Now is the clock (time.Now if nil); tests move it.
 	Now func() time.Time
 }
@@ -36,31 +32,18 @@ func (s *StatsService) now() time.Time {
 	return time.Now()
 }
 
-// aggregateSQL is the whole tenant-day in one statement. The day's bounds
-// are computed by PostgreSQL from the tenant's zone: local midnight of $1
-// to local midnight of $1+1, so a DST day spans 23 or 25 hours. For each
-// device a LATERAL subquery walks the primary key (device_id, recorded_at)
-// over that range: no index on recorded_at alone is needed, and no device
-// costs a round trip. $3 (NULL = every device) restricts a late-reading
-// pass to the marked devices. The upsert on (device_id, date) makes a
-// re-run idempotent; rows whose numbers did not change are not touched, so
-// a re-run writes nothing and invalidates no cache.
-const aggregateSQL = `
-WITH bounds AS (
-    SELECT ($1::date)::timestamp AT TIME ZONE $2::text AS start_at,
-           ($1::date + 1)::timestamp AT TIME ZONE $2::text AS end_at
-)
+// finalizeSQL turns the day's running totals (daily_totals, kept by every
+// ingest statement, see totalsSQL) into the day's statistics: one row read
+// per device, no reading scanned. $2 (NULL = every device) restricts a
+// late-reading pass to the marked devices. The upsert on (device_id, date)
+// makes a re-run idempotent; rows whose numbers did not change are not
+// touched, so a re-run writes nothing and invalidates no cache.
+const finalizeSQL = `
 INSERT INTO daily_stats AS s (device_id, date, reading_count, avg_celsius, min_celsius, max_celsius)
-SELECT d.id, $1::date, a.n, a.avg, a.min, a.max
-FROM devices d
-CROSS JOIN bounds b
-CROSS JOIN LATERAL (
-    SELECT count(*)::integer AS n, avg(r.temperature_celsius) AS avg,
-           min(r.temperature_celsius) AS min, max(r.temperature_celsius) AS max
-    FROM readings r
-    WHERE r.device_id = d.id AND r.recorded_at >= b.start_at AND r.recorded_at < b.end_at
-) a
-WHERE a.n > 0 AND ($3::bigint[] IS NULL OR d.id = ANY($3::bigint[]))
+SELECT t.device_id, t.date, t.reading_count::integer, t.sum_celsius / t.reading_count, t.min_celsius, t.max_celsius
+FROM daily_totals t
+WHERE t.date = $1::date AND ($2::bigint[] IS NULL OR t.device_id = ANY($2::bigint[]))
+ORDER BY t.device_id
 ON CONFLICT (device_id, date) DO UPDATE
 SET reading_count = EXCLUDED.reading_count, avg_celsius = EXCLUDED.avg_celsius,
     min_celsius = EXCLUDED.min_celsius, max_celsius = EXCLUDED.max_celsius, updated_at = now()
@@ -68,30 +51,77 @@ WHERE (s.reading_count, s.avg_celsius, s.min_celsius, s.max_celsius)
       IS DISTINCT FROM (EXCLUDED.reading_count, EXCLUDED.avg_celsius, EXCLUDED.min_celsius, EXCLUDED.max_celsius)
 RETURNING device_id`
 
+// rescanSQL rebuilds the day's totals from the readings. The day's bounds
+// are computed by PostgreSQL from the tenant's zone: local midnight of $1
+// to local midnight of $1+1, so a DST day spans 23 or 25 hours. For each
+// device a LATERAL subquery walks the primary key (device_id, recorded_at)
+// over that range. Totals of devices without readings that day are
+// removed afterwards (rescanDeleteSQL).
+const rescanSQL = `
+WITH bounds AS (
+    SELECT ($1::date)::timestamp AT TIME ZONE $2::text AS start_at,
+           ($1::date + 1)::timestamp AT TIME ZONE $2::text AS end_at
+)
+INSERT INTO daily_totals AS t (device_id, date, reading_count, sum_celsius, min_celsius, max_celsius)
+SELECT d.id, $1::date, a.n, a.sum, a.min, a.max
+FROM devices d
+CROSS JOIN bounds b
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n, sum(r.temperature_celsius) AS sum,
+           min(r.temperature_celsius) AS min, max(r.temperature_celsius) AS max
+    FROM readings r
+    WHERE r.device_id = d.id AND r.recorded_at >= b.start_at AND r.recorded_at < b.end_at
+) a
+WHERE a.n > 0
+ORDER BY d.id
+ON CONFLICT (device_id, date) DO UPDATE
+SET reading_count = EXCLUDED.reading_count, sum_celsius = EXCLUDED.sum_celsius,
+    min_celsius = EXCLUDED.min_celsius, max_celsius = EXCLUDED.max_celsius
+RETURNING device_id`
+
+const rescanDeleteSQL = `DELETE FROM daily_totals WHERE date = $1::date AND NOT (device_id = ANY(coalesce($2::bigint[], '{}')))`
+
 // countDaySQL counts the devices with readings on the day (for the report).
 const countDaySQL = `SELECT count(*) FROM daily_stats WHERE date = $1::date`
 
-// AggregateDay aggregates every device's readings of day.
+// AggregateDay computes every device's statistics of day from its running
+// totals.
 func (s *StatsService) AggregateDay(ctx context.Context, day time.Time) (*thermo.AggregateResult, error) {
-	return s.aggregate(ctx, day, false)
+	return s.aggregate(ctx, day, aggregateAll)
 }
 
-// AggregateDirty re-aggregates the devices marked late for day.
+// AggregateDirty recomputes the devices marked late for day.
 func (s *StatsService) AggregateDirty(ctx context.Context, day time.Time) (*thermo.AggregateResult, error) {
-	return s.aggregate(ctx, day, true)
+	return s.aggregate(ctx, day, aggregateDirty)
 }
+
+// RescanDay rebuilds day's running totals from the readings, then
+// computes its statistics. While it runs, ingestion of the tenant waits
+// (the totals table is locked against writes), so no reading is counted
+// twice or missed; it costs a scan of the day's readings.
+func (s *StatsService) RescanDay(ctx context.Context, day time.Time) (*thermo.AggregateResult, error) {
+	return s.aggregate(ctx, day, aggregateRescan)
+}
+
+// aggregateMode says which devices a pass computes and from what.
+type aggregateMode int
+
+const (
+	aggregateAll    aggregateMode = iota // every device, from the totals
+	aggregateDirty                       // the late-marked devices, from the totals
+	aggregateRescan                      // every device, totals rebuilt from readings
+)
 
 // aggregate runs in one transaction: an advisory lock on the tenant-day (so
 // a nightly job, a late-reading job and `thermo aggregate` never compute it
 // at once), then the late marks are taken, then the upsert. Marks added
 // after the DELETE's snapshot survive for the next pass.
-func (s *StatsService) aggregate(ctx context.Context, day time.Time, onlyDirty bool) (*thermo.AggregateResult, error) {
+func (s *StatsService) aggregate(ctx context.Context, day time.Time, mode aggregateMode) (*thermo.AggregateResult, error) {
 	tenant := thermo.TenantFromContext(ctx)
 	res := &thermo.AggregateResult{Changed: []int64{}}
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
-		loc, err := s.location(ctx)
-		if err != nil {
-			return err
+		if _, err := s.db.location(ctx); err != nil {
+			return err // the tenant does not exist: say so
 		}
 		tx := conn(ctx)
 		lockKey := "thermo:stats:" + tenant + ":" + day.Format(thermo.DateLayout)
@@ -107,13 +137,18 @@ func (s *StatsService) aggregate(ctx context.Context, day time.Time, onlyDirty b
 			return fmt.Errorf("take late marks: %w", err)
 		}
 		var devices []int64 // nil: every device
-		if onlyDirty {
+		switch mode {
+		case aggregateDirty:
 			if len(marked) == 0 {
 				return nil
 			}
 			devices = marked
+		case aggregateRescan:
+			if err := s.rescan(ctx, day); err != nil {
+				return err
+			}
 		}
-		rows, err = tx.Query(ctx, aggregateSQL, day, loc.String(), devices)
+		rows, err = tx.Query(ctx, finalizeSQL, day, devices)
 		if err != nil {
 			return fmt.Errorf("aggregate: %w", err)
 		}
@@ -126,6 +161,34 @@ func (s *StatsService) aggregate(ctx context.Context, day time.Time, onlyDirty b
 		return nil, fmt.Errorf("aggregate %s: %w", day.Format(thermo.DateLayout), err)
 	}
 	return res, nil
+}
+
+// rescan rebuilds day's totals from the readings in ctx's transaction.
+// SHARE ROW EXCLUSIVE conflicts with the ROW EXCLUSIVE lock every ingest
+// statement takes on daily_totals: ingests in flight finish first, new
+// ones wait until commit, and the scan (whose snapshot is taken after the
+// lock) sees exactly the committed readings.
+func (s *StatsService) rescan(ctx context.Context, day time.Time) error {
+	loc, err := s.db.location(ctx)
+	if err != nil {
+		return err
+	}
+	tx := conn(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE daily_totals IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("lock daily totals: %w", err)
+	}
+	rows, err := tx.Query(ctx, rescanSQL, day, loc.String())
+	if err != nil {
+		return fmt.Errorf("rescan readings: %w", err)
+	}
+	seen, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("rescan readings: %w", err)
+	}
+	if _, err := tx.Exec(ctx, rescanDeleteSQL, day, seen); err != nil {
+		return fmt.Errorf("rescan readings: %w", err)
+	}
+	return nil
 }
 
 // DirtyDays lists the days with late marks (the primary key leads with date).
@@ -149,7 +212,7 @@ func (s *StatsService) DirtyDays(ctx context.Context) ([]time.Time, error) {
 // before today (tenant-local) mark their device-day for re-aggregation.
 // Batches of today's readings cost nothing; a late batch costs one INSERT.
 func (s *StatsService) MarkLateReadings(ctx context.Context, deviceID int64, inserted []*thermo.Reading) error {
-	loc, err := s.location(ctx)
+	loc, err := s.db.location(ctx)
 	if err != nil {
 		return err
 	}
@@ -175,28 +238,6 @@ SELECT $1, unnest($2::date[]) ON CONFLICT DO NOTHING`, deviceID, days)
 	return nil
 }
 
-// location returns the time zone of ctx's tenant; ctx must carry a
-// transaction.
-func (s *StatsService) location(ctx context.Context) (*time.Location, error) {
-	tenant := thermo.TenantFromContext(ctx)
-	if loc, ok := s.zones.Load(tenant); ok {
-		return loc.(*time.Location), nil
-	}
-	var name string
-	err := conn(ctx).QueryRow(ctx, "SELECT time_zone FROM public.tenants WHERE id = $1", tenant).Scan(&name)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, thermo.Errorf(thermo.ENOTFOUND, "Tenant %q does not exist.", tenant)
-	} else if err != nil {
-		return nil, fmt.Errorf("find tenant time zone: %w", err)
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s time zone: %w", tenant, err)
-	}
-	s.zones.Store(tenant, loc)
-	return loc, nil
-}
-
 const findDailyStatsSQL = `
 SELECT device_id, date, reading_count, avg_celsius, min_celsius, max_celsius, updated_at
 FROM daily_stats WHERE device_id = $1 AND date BETWEEN $2::date AND $3::date ORDER BY date`
@@ -219,7 +260,7 @@ func (s *StatsService) FindDailyStats(ctx context.Context, deviceID int64, from,
 func (s *StatsService) FindWeeklyStats(ctx context.Context, deviceID int64) (*thermo.WeeklyStats, error) {
 	var w *thermo.WeeklyStats
 	err := s.db.ReadTx(ctx, func(ctx context.Context) error {
-		loc, err := s.location(ctx)
+		loc, err := s.db.location(ctx)
 		if err != nil {
 			return err
 		}

@@ -231,6 +231,15 @@ func (c *StatsCache) AggregateDirty(ctx context.Context, day time.Time) (*thermo
 	return res, err
 }
 
+// RescanDay rescans through the inner service, then invalidates.
+func (c *StatsCache) RescanDay(ctx context.Context, day time.Time) (*thermo.AggregateResult, error) {
+	res, err := c.inner.RescanDay(ctx, day)
+	if err == nil {
+		c.invalidate(ctx, res)
+	}
+	return res, err
+}
+
 // DirtyDays is not cached.
 func (c *StatsCache) DirtyDays(ctx context.Context) ([]time.Time, error) {
 	return c.inner.DirtyDays(ctx)

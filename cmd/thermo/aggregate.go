@@ -10,16 +10,23 @@ import (
 )
 
 const aggregateAbout = `Compute the daily statistics of one tenant for every tenant-local day from
---from to --to (inclusive), exactly as the nightly job does: one statement per
-day, idempotent, and the weekly cache of changed devices is invalidated.
+--from to --to (inclusive), exactly as the nightly job does: from the running
+totals that ingestion keeps per device and day, one statement per day,
+idempotent, and the weekly cache of changed devices is invalidated.
+
+--rescan first rebuilds each day's totals from the stored readings (a scan of
+the day; the tenant's ingestion waits meanwhile). Use it after readings were
+written or deleted by hand, outside the API.
+
 Progress goes to stdout: one updating line on a terminal, otherwise one line
 per day with its duration.`
 
 func runAggregate(ctx context.Context, c *cli, args []string) error {
-	f := newFlags("thermo aggregate", "--tenant <id> --from <YYYY-MM-DD> --to <YYYY-MM-DD> [flags]", aggregateAbout, c.getenv)
+	f := newFlags("thermo aggregate", "--tenant <id> --from <YYYY-MM-DD> [--to <YYYY-MM-DD>] [--rescan] [flags]", aggregateAbout, c.getenv)
 	tenant := f.fs.String("tenant", "", "tenant `id`")
 	fromS := f.fs.String("from", "", "first tenant-local `date` (YYYY-MM-DD)")
 	toS := f.fs.String("to", "", "last tenant-local `date` (YYYY-MM-DD), default --from")
+	rescan := f.fs.Bool("rescan", false, "rebuild the days' running totals from the readings first")
 	redisURL, lockURLs := f.setting(envRedisURL), f.setting(envRedisLockURLs)
 	dbs, logs := addDBSettings(f), addLogSettings(f)
 	pos, err := c.parseFlags(f, args)
@@ -44,9 +51,13 @@ func runAggregate(ctx context.Context, c *cli, args []string) error {
 	p := &aggregateProgress{w: c.stdout, tty: isTerminal(c.stdout), tenant: *tenant, start: time.Now(),
 		total: int(to.Sub(from).Hours()/24) + 1}
 	ctx = thermo.WithTenant(ctx, *tenant)
+	aggregate := sw.service.AggregateDay
+	if *rescan {
+		aggregate = sw.service.RescanDay
+	}
 	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
 		start := time.Now()
-		res, err := sw.service.AggregateDay(ctx, day)
+		res, err := aggregate(ctx, day)
 		if err != nil {
 			p.finish()
 			return fmt.Errorf("tenant %s, %s: %w (days before it are done)", *tenant, day.Format(thermo.DateLayout), err)

@@ -59,6 +59,15 @@ type DailyStat struct {
 	UpdatedAt    time.Time
 }
 
+type DailyTotal struct {
+	DeviceID     int64
+	Date         pgtype.Date
+	ReadingCount int64
+	SumCelsius   float64
+	MinCelsius   float64
+	MaxCelsius   float64
+}
+
 type Device struct {
 	ID           int64
 	SerialNumber string
