@@ -25,6 +25,7 @@ func setupAlerts(t *testing.T) *alertBundle {
 	ab := &alertBundle{readingBundle: setupReadings(t)}
 	ab.alerts = postgres.NewAlertService(ab.db)
 	ab.alerts.OnFireFunc = func(context.Context, *thermo.Alert) error { ab.fired.Add(1); return nil }
+	ab.readings.PrepareIngest = append(ab.readings.PrepareIngest, ab.alerts.LockRules) // as cmd/thermo wires it
 	ab.readings.AfterIngest = append(ab.readings.AfterIngest, ab.alerts.EvaluateReadings)
 	return ab
 }
@@ -258,5 +259,56 @@ func TestAcknowledgeRace(t *testing.T) {
 	got, _ := ab.alerts.FindAlertByID(ab.ctx, a.ID)
 	if got.AcknowledgedBy == nil || got.AcknowledgedAt == nil || got.Version != a.Version+1 {
 		t.Fatalf("acknowledged alert = %+v", got)
+	}
+}
+
+// LockRules locks a group's rules in one statement: evaluating 3 devices
+// then costs one lock plus one state update each, instead of a lock and an
+// update each; without LockRules (or in another transaction) each device
+// locks its own rules.
+func TestLockRules_OneStatementPerGroup(t *testing.T) {
+	t.Parallel()
+	ab := setupAlerts(t)
+	ds := groupDevices(t, ab.readingBundle, 3)
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+		r := thermo.AlertRule{DeviceID: d.ID, IsEnabled: true, Condition: thermo.ConditionAbove, ThresholdCelsius: 30}
+		if err := ab.alerts.CreateAlertRule(ab.ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now().Add(-time.Hour)
+	evaluate := func(prepare bool) int {
+		at = at.Add(time.Minute)
+		ctx, stats := thermo.WithQueryStats(ab.ctx)
+		var n int
+		err := ab.db.InTx(ctx, func(ctx context.Context) error {
+			before := stats.Total()
+			if prepare {
+				var err error
+				if ctx, err = ab.alerts.LockRules(ctx, ids); err != nil {
+					return err
+				}
+			}
+			for _, id := range ids {
+				rd := &thermo.Reading{DeviceID: id, RecordedAt: at, TemperatureCelsius: 20}
+				if err := ab.alerts.EvaluateReadings(ctx, id, []*thermo.Reading{rd}); err != nil {
+					return err
+				}
+			}
+			n = stats.Total() - before
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := evaluate(true); got != 1+3 {
+		t.Errorf("with LockRules: %d statements, want 4 (one lock, three state updates)", got)
+	}
+	if got := evaluate(false); got != 2*3 {
+		t.Errorf("without LockRules: %d statements, want 6", got)
 	}
 }

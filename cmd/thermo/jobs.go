@@ -37,6 +37,7 @@ func startJobs(ctx context.Context, logger *slog.Logger, db *postgres.DB,
 		return nil, err
 	}
 	alerts.OnFireFunc = jobs.NotifyAlertFunc(client, notify)
+	readings.PrepareIngest = append(readings.PrepareIngest, alerts.LockRules)
 	readings.AfterIngest = append(readings.AfterIngest, alerts.EvaluateReadings)
 	if !work {
 		return client, nil
