@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -20,6 +21,7 @@ type server struct {
 	devKey string
 	cmd    *exec.Cmd
 	log    *os.File
+	exited chan struct{} // closed when the process has exited
 }
 
 // startServer runs bin at a free loopback port and waits for /healthz.
@@ -44,6 +46,8 @@ func startServer(ctx context.Context, bin, dbURL, dir string) (*server, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
+	s.exited = make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(s.url + "/healthz")
@@ -55,6 +59,10 @@ func startServer(ctx context.Context, bin, dbURL, dir string) (*server, error) {
 		case <-ctx.Done():
 			s.stop()
 			return nil, ctx.Err()
+		case <-s.exited:
+			out, _ := os.ReadFile(logf.Name())
+			return nil, fmt.Errorf("%s serve exited: %s (run `make services` to start and set up PostgreSQL)",
+				bin, bytes.TrimSpace(out))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -65,10 +73,8 @@ func startServer(ctx context.Context, bin, dbURL, dir string) (*server, error) {
 // stop sends SIGINT and waits for the drain.
 func (s *server) stop() {
 	_ = s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()
 	}
