@@ -46,7 +46,7 @@ func commands() []command {
 		{"migrate", "Migrate the control plane and every tenant schema to this binary's version", runMigrate},
 		{"tenant", "Create a tenant (tenant create <id>) or list tenants (tenant list)", runTenant},
 		{"worker", "Work background jobs (statistics, retention, notifications) without serving HTTP", runWorker},
-		{"aggregate", "Compute one tenant's daily statistics for a range of days (--tenant, --from, --to)", runAggregate},
+		{"aggregate", "Compute one tenant's daily statistics for a range of days (--tenant, --from, --to, --rescan)", runAggregate},
 		{"explain", "Show PostgreSQL's plans of the reading queries for one tenant and device", runExplain},
 		{"simulate", "Simulate a fleet of thermometers posting readings to a --dev server", runSimulate},
 		{"token", "Mint a development token; only a server started with --dev accepts it", runToken},
