@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -36,13 +35,14 @@ var _ thermo.LiveBroker = (*Live)(nil)
 
 // Live fans events out across instances: each event is appended to the
 // tenant's capped stream (the resume window) and published on the tenant's
-// channel, atomically, by one script; every instance subscribes to the
-// channels of the tenants it has live clients for.
+// channel, atomically, by one script (concurrent events of a tenant share
+// one call); every instance subscribes to the channels of the tenants it
+// has live clients for.
 type Live struct {
-	c         *Client
-	logger    *slog.Logger
-	hub       *hub
-	downUntil atomic.Int64 // unix nanoseconds; see publishBackoff
+	c      *Client
+	logger *slog.Logger
+	hub    *hub
+	pub    *publisher
 }
 
 // NewLive returns a Live over c. Close stops its subscriptions.
@@ -50,7 +50,7 @@ func NewLive(c *Client, logger *slog.Logger) *Live {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Live{c: c, logger: logger, hub: newHub(c.rdb, logger)}
+	return &Live{c: c, logger: logger, hub: newHub(c.rdb, logger), pub: newPublisher(c.rdb)}
 }
 
 // Close ends every subscription of this instance.
@@ -64,31 +64,23 @@ func ticketKey(ticket string) string {
 	return "thermo:live:ticket:" + hex.EncodeToString(sum[:])
 }
 
-// publishScript appends the event to the stream and publishes it with its
-// id, so the stream's order is the channel's order.
-var publishScript = goredis.NewScript(`
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], 'e' .. id .. '\n' .. ARGV[1])
-return id`)
-
 // PublishEvent stores e in the tenant's resume window and publishes it; it
-// sets e.ID.
+// sets e.ID. Concurrent calls for a tenant share a script call (see
+// live_publish.go); each still returns only once its event is stored and
+// published, or with its own error.
 func (l *Live) PublishEvent(ctx context.Context, e *thermo.Event) error {
 	if err := thermo.ValidateTenantID(e.Tenant); err != nil {
 		return err
 	}
-	if time.Now().UnixNano() < l.downUntil.Load() {
-		return thermo.Errorf(thermo.EUNAVAILABLE, "live events are paused after a Redis failure")
+	if l.pub.paused() {
+		return errPublishPaused
 	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("marshal event: %w", err)
 	}
-	id, err := publishScript.Run(ctx, l.c.rdb, []string{streamKey(e.Tenant), channelKey(e.Tenant)},
-		data, ResumeEvents, ResumeWindow.Milliseconds()).Text()
+	id, err := l.pub.publish(ctx, e.Tenant, data)
 	if err != nil {
-		l.downUntil.Store(time.Now().Add(publishBackoff).UnixNano())
 		return fmt.Errorf("publish %s event: %w", e.Type, err)
 	}
 	e.ID = id

@@ -12,7 +12,7 @@ import (
 	"github.com/thermo/thermo/redis"
 )
 
-func newLive(t *testing.T) *redis.Live {
+func newLive(t testing.TB) *redis.Live {
 	t.Helper()
 	c, err := redis.Open(context.Background(), testRedisURL())
 	if err != nil {
