@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -81,7 +82,12 @@ func ValidateReadings(rs []Reading, now time.Time) error {
 	var errs []FieldError
 	for i := range rs {
 		rs[i].Normalize()
-		errs = append(errs, rs[i].Validate(now, fmt.Sprintf("readings[%d].", i))...)
+		if bad := rs[i].Validate(now, ""); len(bad) > 0 { // the prefix only for the bad ones
+			for j := range bad {
+				bad[j].Field = "readings[" + strconv.Itoa(i) + "]." + bad[j].Field
+			}
+			errs = append(errs, bad...)
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -53,9 +53,22 @@ type readingBatch struct {
 	Readings []readingBody `json:"readings" doc:"At most 10,000 readings (413 beyond)."`
 }
 
+// batchInput is read raw and decoded by its Resolve: ReadingBatch is
+// only the documented schema (see decodeBatch).
 type batchInput struct {
-	ID   int64 `path:"id" minimum:"1"`
-	Body readingBatch
+	ID       int64 `path:"id" minimum:"1"`
+	RawBody  []byte
+	readings []thermo.Reading
+}
+
+// Resolve decodes the body into in.readings; huma answers with the errors.
+func (in *batchInput) Resolve(ctx huma.Context) []error {
+	if ct := ctx.Header("Content-Type"); !isJSONContentType(ct) {
+		return []error{newBodyError(http.StatusUnsupportedMediaType, "unknown content type: "+ct)}
+	}
+	var errs []error
+	in.readings, errs = decodeBatch(in.RawBody)
+	return errs
 }
 
 type batchOutput struct {
@@ -161,15 +174,20 @@ func (s *Server) registerIngestRoutes(tags []string) {
 		},
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, s.ingestReading)
+	batch := &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"application/json": {
+		Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[readingBatch](), true, "ReadingBatch"),
+	}}}
 	huma.Register(s.api, huma.Operation{
 		OperationID: "ingest-readings", Method: http.MethodPost, Path: "/v1/devices/{id}/readings/batch",
 		Summary: "Post a batch of readings", Tags: tags,
+		RequestBody: batch, SkipValidateBody: true, // batchInput.Resolve decodes and checks it
 		MaxBodyBytes: MaxBatchBytes, BodyReadTimeout: 30 * time.Second, // devices on slow links
 		Description: "Validates every reading first: if any is invalid nothing is stored and each bad field is listed as readings[i].field. " +
 			"Otherwise stores the new readings in one statement and counts duplicates (also repeats within the batch). " +
 			"At most 10,000 readings and 4 MiB (413).",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, s.ingestReadings)
+	delete(batch.Content, "application/octet-stream") // huma's entry for RawBody: the body is JSON
 }
 
 func (s *Server) ingestReading(ctx context.Context, in *ingestInput) (*ingestOutput, error) {
@@ -191,10 +209,7 @@ func (s *Server) ingestReading(ctx context.Context, in *ingestInput) (*ingestOut
 }
 
 func (s *Server) ingestReadings(ctx context.Context, in *batchInput) (*batchOutput, error) {
-	rs := make([]thermo.Reading, len(in.Body.Readings))
-	for i, b := range in.Body.Readings {
-		rs[i] = b.reading()
-	}
+	rs := in.readings
 	ictx, col := thermo.WithEventCollector(ctx)
 	res, err := s.readings.IngestReadings(ictx, in.ID, rs)
 	if err != nil {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,4 +130,134 @@ func TestExportReadings_Errors(t *testing.T) {
 		}
 		b.logs.waitRecord(t, func(r map[string]any) bool { return r["msg"] == "export failed mid-stream" })
 	})
+}
+
+// batchReading is a valid reading of a batch body.
+const batchReading = `{"temperatureCelsius":20,"recordedAt":"2026-01-01T00:00:00Z"}`
+
+// batchBody is a batch of n valid readings with extra inserted after them.
+func batchBody(n int, extra ...string) string {
+	rs := slices.Repeat([]string{batchReading}, n)
+	return `{"readings":[` + strings.Join(append(rs, extra...), ",") + `]}`
+}
+
+// TestIngestReadings_Rejections posts bad batches: each is a problem naming
+// the bad fields, and nothing reaches the store. The mock validates like
+// the real service, so domain checks (ranges, size) answer too.
+func TestIngestReadings_Rejections(t *testing.T) {
+	t.Parallel()
+	var stored atomic.Int32
+	b := setup(t, withReadings(&mock.ReadingService{
+		IngestReadingsFn: func(_ context.Context, _ int64, rs []thermo.Reading) (*thermo.IngestResult, error) {
+			if err := thermo.ValidateReadings(rs, time.Now()); err != nil {
+				return nil, err
+			}
+			stored.Add(1)
+			return &thermo.IngestResult{Received: len(rs), Inserted: len(rs)}, nil
+		},
+	}))
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		fields     string // field@location, sorted
+	}{
+		{"MissingTemperature", batchBody(3, `{"recordedAt":"2026-01-01T00:00:01Z"}`), 422, "readings[3].temperatureCelsius@body"},
+		{"NullTemperature", batchBody(3, `{"temperatureCelsius":null,"recordedAt":"2026-01-01T00:00:01Z"}`), 422, "readings[3].temperatureCelsius@body"},
+		{"MissingRecordedAt", batchBody(1, `{"temperatureCelsius":20}`), 422, "readings[1].recordedAt@body"},
+		{"BothMissing", batchBody(0, `{"humidity":50}`), 422, "readings[0].recordedAt@body readings[0].temperatureCelsius@body"},
+		{"TemperatureString", batchBody(0, `{"temperatureCelsius":"20","recordedAt":"2026-01-01T00:00:00Z"}`), 422, "readings[0].temperatureCelsius@body"},
+		{"HumidityBool", batchBody(0, `{"temperatureCelsius":20,"humidity":true,"recordedAt":"2026-01-01T00:00:00Z"}`), 422, "readings[0].humidity@body"},
+		{"RecordedAtNumber", batchBody(2, `{"temperatureCelsius":20,"recordedAt":1767225600}`), 422, "readings[2].recordedAt@body"},
+		{"RecordedAtNotRFC3339", batchBody(0, `{"temperatureCelsius":20,"recordedAt":"yesterday"}`), 422, "readings[0].recordedAt@body"},
+		{"ReadingNotObject", batchBody(1, `[]`), 422, "readings[1]@body"},
+		{"ReadingsNotArray", `{"readings":{}}`, 422, "readings@body"},
+		{"ReadingsMissing", `{}`, 422, "readings@body"},
+		{"UnknownReadingField", batchBody(1, `{"temperatureCelsius":20,"recordedAt":"2026-01-01T00:00:00Z","deviceId":9}`), 422, "readings[1].deviceId@body"},
+		{"CaseVariantField", batchBody(0, `{"temperatureCelsius":20,"recordedAt":"2026-01-01T00:00:00Z","TEMPERATURECELSIUS":5000}`), 422, "readings[0].TEMPERATURECELSIUS@body"},
+		{"UnknownTopField", `{"readings":[` + batchReading + `],"tenantId":"other"}`, 422, "tenantId@body"},
+		{"Malformed", `{"readings":[` + batchReading, 400, "@body"},
+		{"TrailingData", batchBody(1) + `{}`, 400, "@body"},
+		{"OutOfRange", batchBody(0, `{"temperatureCelsius":20,"humidity":101,"recordedAt":"2026-01-01T00:00:00Z"}`), 422, "readings[0].humidity@"},
+		{"Empty", `{"readings":[]}`, 422, "readings@"},
+		{"TooMany", batchBody(thermo.MaxBatchReadings + 1), 413, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, body := b.do(t, http.MethodPost, "/v1/devices/7/readings/batch", tt.body, authed()...)
+			p := decodeProblem(t, resp, body, tt.status)
+			var got []string
+			for _, e := range p.Errors {
+				got = append(got, e.Field+"@"+e.Location)
+			}
+			slices.Sort(got)
+			if strings.Join(got, " ") != tt.fields {
+				t.Errorf("fields = %v, want %s: %s", got, tt.fields, body)
+			}
+			for _, e := range p.Errors {
+				if e.Reason == "" {
+					t.Errorf("field %s has no reason: %s", e.Field, body)
+				}
+			}
+		})
+	}
+	t.Run("NotJSON", func(t *testing.T) {
+		t.Parallel()
+		resp, body := b.do(t, http.MethodPost, "/v1/devices/7/readings/batch", batchBody(1), authed("Content-Type", "text/plain")...)
+		decodeProblem(t, resp, body, http.StatusUnsupportedMediaType)
+	})
+	t.Cleanup(func() {
+		if n := stored.Load(); n != 0 {
+			t.Errorf("%d rejected batches reached the store", n)
+		}
+	})
+}
+
+// TestIngestReadings_Decodes checks that the readings reach the service
+// exactly as posted: absent and null optional fields are nil, escapes and
+// offsets are honoured, the last of a repeated key wins.
+func TestIngestReadings_Decodes(t *testing.T) {
+	t.Parallel()
+	var got []thermo.Reading
+	b := setup(t, withReadings(&mock.ReadingService{
+		IngestReadingsFn: func(_ context.Context, deviceID int64, rs []thermo.Reading) (*thermo.IngestResult, error) {
+			if deviceID != 7 {
+				t.Errorf("deviceID = %d", deviceID)
+			}
+			got = rs
+			return &thermo.IngestResult{Received: len(rs), Inserted: len(rs) - 1, Duplicates: 1}, nil
+		},
+	}))
+	resp, body := b.do(t, http.MethodPost, "/v1/devices/7/readings/batch", ` {"readings": [
+		{"temperatureCelsius": -12.5e-1, "recordedAt": "2026-03-28T10:30:00.123456789+02:00"},
+		{"temperatureCelsius": 0, "humidity": null, "batteryLevel": 0.25, "recordedAt": "2026-03-28T10:30:00\u005a"},
+		{"humidity": 45.5, "temperatureCelsius": 99, "temperatureCelsius": 21.5, "recordedAt": "2026-03-28T10:31:00Z"}
+	]} `, authed("Content-Type", "application/json; charset=utf-8")...)
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != `{"received":3,"inserted":2,"duplicates":1}` {
+		t.Fatalf("= %d %s", resp.StatusCode, body)
+	}
+	at := time.Date(2026, 3, 28, 10, 30, 0, 0, time.UTC)
+	ptr := func(v float64) *float64 { return &v }
+	want := []thermo.Reading{
+		{TemperatureCelsius: -1.25, RecordedAt: at.Add(-2*time.Hour + 123456789)},
+		{TemperatureCelsius: 0, BatteryLevel: ptr(0.25), RecordedAt: at},
+		{TemperatureCelsius: 21.5, Humidity: ptr(45.5), RecordedAt: at.Add(time.Minute)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d readings, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.TemperatureCelsius != w.TemperatureCelsius || !g.RecordedAt.Equal(w.RecordedAt) ||
+			fmt.Sprint(deref(g.Humidity), deref(g.BatteryLevel)) != fmt.Sprint(deref(w.Humidity), deref(w.BatteryLevel)) {
+			t.Errorf("readings[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+// deref shows a nil *float64 as nil.
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
