@@ -25,7 +25,8 @@ WITH ins AS (
          AS t(device_id, recorded_at, temperature_celsius, humidity, battery_level)
     ON CONFLICT (device_id, recorded_at) DO NOTHING
     RETURNING id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level
-)` + addTotalsSQL
+)` + addTotalsSQL + `
+SELECT id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level FROM ins`
 
 // findGroupDuplicatesSQL fetches the stored readings of a group's
 // duplicates in one statement (primary-key probes).

@@ -158,7 +158,8 @@ func (s *ReadingService) ingest(ctx context.Context, deviceID int64, rs []thermo
 // ON CONFLICT DO NOTHING skips readings the device already has, and repeats
 // within the batch (the first one wins); RETURNING lists only new rows,
 // which addTotalsSQL also adds to the daily totals ($6 is the tenant's
-// time zone).
+// time zone). The statement returns only what the database chose (id,
+// created_at) and the key: the rest is what was posted.
 const insertReadingsSQL = `
 WITH ins AS (
     INSERT INTO readings (device_id, recorded_at, temperature_celsius, humidity, battery_level)
@@ -167,7 +168,7 @@ WITH ins AS (
          AS t(recorded_at, temperature_celsius, humidity, battery_level)
     ON CONFLICT (device_id, recorded_at) DO NOTHING
     RETURNING id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level
-)` + addTotalsSQL
+)` + addTotalsSQL + `SELECT id, recorded_at, created_at FROM ins`
 
 // addTotalsSQL completes an INSERT INTO readings … RETURNING named ins:
 // the same statement adds the inserted rows to daily_totals (one row per
@@ -185,7 +186,7 @@ const addTotalsSQL = `, totals AS (
         min_celsius = least(d.min_celsius, EXCLUDED.min_celsius),
         max_celsius = greatest(d.max_celsius, EXCLUDED.max_celsius)
 )
-SELECT id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level FROM ins`
+`
 
 func insertReadings(ctx context.Context, db *DB, deviceID int64, rs []thermo.Reading) ([]*thermo.Reading, error) {
 	var (
@@ -205,13 +206,31 @@ func insertReadings(ctx context.Context, db *DB, deviceID int64, rs []thermo.Rea
 	if err != nil {
 		return nil, fmt.Errorf("insert readings: %w", mapError(err, ""))
 	}
-	inserted, err := pgx.CollectRows(rows, pgx.RowToStructByPos[pgdb.Reading])
+	// A stored row holds the values of the first reading posted for its
+	// instant (a repeat in the batch lost to it).
+	first := make(map[int64]int, len(rs))
+	for i := range rs {
+		if k := rs[i].RecordedAt.UnixMicro(); first[k] == 0 {
+			first[k] = i + 1
+		}
+	}
+	out := make([]*thermo.Reading, 0, len(rs))
+	var (
+		id          int64
+		stored, now time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &stored, &now}, func() error {
+		i := first[stored.UnixMicro()] - 1
+		if i < 0 {
+			return fmt.Errorf("stored reading at %s was not posted", stored)
+		}
+		r := rs[i]
+		r.ID, r.DeviceID, r.RecordedAt, r.CreatedAt = id, deviceID, stored.UTC(), now.UTC()
+		out = append(out, &r)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("insert readings: %w", mapError(err, ""))
-	}
-	out := make([]*thermo.Reading, len(inserted))
-	for i, row := range inserted {
-		out[i] = readingFromRow(row)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -419,4 +420,46 @@ func TestExplain(t *testing.T) {
 	wantCode(t, err, thermo.ENOTFOUND)
 	_, err = b.db.Explain(context.Background(), "Bad;Tenant", 1)
 	wantCode(t, err, thermo.EINVALID)
+}
+
+// The readings a batch hands to AfterIngest are the stored rows, field for
+// field: the first of two readings posted for one instant is the one kept.
+func TestIngestReadings_HooksSeeStoredRows(t *testing.T) {
+	t.Parallel()
+	rb := setupReadings(t)
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var seen []*thermo.Reading
+	rb.readings.AfterIngest = []postgres.IngestHook{func(_ context.Context, _ int64, inserted []*thermo.Reading) error {
+		seen = inserted
+		return nil
+	}}
+	hum := 55.5
+	batch := []thermo.Reading{
+		{TemperatureCelsius: 20, Humidity: &hum, RecordedAt: base.Add(123456 * time.Nanosecond)},
+		{TemperatureCelsius: 21, RecordedAt: base.Add(time.Second)},
+		{TemperatureCelsius: 99, RecordedAt: base.Add(123456 * time.Nanosecond)}, // loses to the first
+	}
+	if _, err := rb.readings.IngestReadings(rb.ctx, rb.device.ID, batch); err != nil {
+		t.Fatal(err)
+	}
+	stored, _, err := rb.readings.FindReadings(rb.ctx, rb.device.ID, thermo.ReadingFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || len(stored) != 2 {
+		t.Fatalf("hook saw %d readings, %d stored; want 2 and 2", len(seen), len(stored))
+	}
+	byID := map[int64]*thermo.Reading{}
+	for _, r := range stored {
+		byID[r.ID] = r
+	}
+	for _, r := range seen {
+		s := byID[r.ID]
+		if s == nil || !reflect.DeepEqual(*r, *s) {
+			t.Fatalf("hook saw %+v, stored %+v", r, s)
+		}
+	}
+	if seen[0].TemperatureCelsius != 20 || *seen[0].Humidity != hum {
+		t.Fatalf("first reading of the instant not kept: %+v", seen[0])
+	}
 }
