@@ -18,15 +18,12 @@ const devicesStateSQL = `SELECT id, is_active FROM devices WHERE id = ANY($1::in
 
 // insertGroupSQL is insertReadingsSQL with one device id per row.
 const insertGroupSQL = `
-WITH ins AS (
-    INSERT INTO readings (device_id, recorded_at, temperature_celsius, humidity, battery_level)
-    SELECT t.device_id, t.recorded_at, t.temperature_celsius, t.humidity, t.battery_level
-    FROM unnest($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[], $5::float8[])
-         AS t(device_id, recorded_at, temperature_celsius, humidity, battery_level)
-    ON CONFLICT (device_id, recorded_at) DO NOTHING
-    RETURNING id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level
-)` + addTotalsSQL + `
-SELECT id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level FROM ins`
+INSERT INTO readings (device_id, recorded_at, temperature_celsius, humidity, battery_level)
+SELECT t.device_id, t.recorded_at, t.temperature_celsius, t.humidity, t.battery_level
+FROM unnest($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[], $5::float8[])
+     AS t(device_id, recorded_at, temperature_celsius, humidity, battery_level)
+ON CONFLICT (device_id, recorded_at) DO NOTHING
+RETURNING id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level`
 
 // findGroupDuplicatesSQL fetches the stored readings of a group's
 // duplicates in one statement (primary-key probes).
@@ -49,7 +46,7 @@ func (s *ReadingService) ingestGroup(ctx context.Context, group []*groupMember) 
 	slices.SortStableFunc(ok, func(a, b *groupMember) int {
 		return cmp.Or(cmp.Compare(a.deviceID, b.deviceID), a.reading.RecordedAt.Compare(b.reading.RecordedAt))
 	})
-	inserted, err := insertGroup(ctx, s.db, ok)
+	inserted, err := insertGroup(ctx, ok)
 	if err != nil {
 		return err
 	}
@@ -115,7 +112,7 @@ func checkGroupDevices(ctx context.Context, group []*groupMember) ([]*groupMembe
 
 // insertGroup inserts the members' readings in one statement and returns
 // the new rows by key.
-func insertGroup(ctx context.Context, db *DB, ms []*groupMember) (map[readingKey]*thermo.Reading, error) {
+func insertGroup(ctx context.Context, ms []*groupMember) (map[readingKey]*thermo.Reading, error) {
 	var (
 		dev      = make([]int64, len(ms))
 		at       = make([]time.Time, len(ms))
@@ -127,11 +124,7 @@ func insertGroup(ctx context.Context, db *DB, ms []*groupMember) (map[readingKey
 		r := &m.reading
 		dev[i], at[i], temp[i], humidity[i], battery[i] = m.deviceID, r.RecordedAt, r.TemperatureCelsius, r.Humidity, r.BatteryLevel
 	}
-	loc, err := db.location(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := conn(ctx).Query(ctx, insertGroupSQL, dev, at, temp, humidity, battery, loc.String())
+	rows, err := conn(ctx).Query(ctx, insertGroupSQL, dev, at, temp, humidity, battery)
 	if err != nil {
 		return nil, fmt.Errorf("insert readings: %w", mapError(err, ""))
 	}

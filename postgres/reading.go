@@ -133,7 +133,7 @@ func (s *ReadingService) ingest(ctx context.Context, deviceID int64, rs []thermo
 	} else if !active {
 		return nil, thermo.Errorf(thermo.ECONFLICT, "Device %d is inactive: reactivate it to post readings.", deviceID)
 	}
-	inserted, err := insertReadings(ctx, s.db, deviceID, rs)
+	inserted, err := insertReadings(ctx, deviceID, rs)
 	if err != nil {
 		return nil, err
 	}
@@ -157,38 +157,18 @@ func (s *ReadingService) ingest(ctx context.Context, deviceID int64, rs []thermo
 // []float64, which cannot carry the NULLs of absent humidity/battery.
 // ON CONFLICT DO NOTHING skips readings the device already has, and repeats
 // within the batch (the first one wins); RETURNING lists only new rows,
-// which addTotalsSQL also adds to the daily totals ($6 is the tenant's
-// time zone). The statement returns only what the database chose (id,
-// created_at) and the key: the rest is what was posted.
+// and only what the database chose (id, created_at) and the key: the rest
+// is what was posted. The insert trigger of migration 6 adds the new rows
+// to the daily totals and the latest readings in the same statement.
 const insertReadingsSQL = `
-WITH ins AS (
-    INSERT INTO readings (device_id, recorded_at, temperature_celsius, humidity, battery_level)
-    SELECT $1, t.recorded_at, t.temperature_celsius, t.humidity, t.battery_level
-    FROM unnest($2::timestamptz[], $3::float8[], $4::float8[], $5::float8[])
-         AS t(recorded_at, temperature_celsius, humidity, battery_level)
-    ON CONFLICT (device_id, recorded_at) DO NOTHING
-    RETURNING id, device_id, recorded_at, created_at, temperature_celsius, humidity, battery_level
-)` + addTotalsSQL + `SELECT id, recorded_at, created_at FROM ins`
+INSERT INTO readings (device_id, recorded_at, temperature_celsius, humidity, battery_level)
+SELECT $1, t.recorded_at, t.temperature_celsius, t.humidity, t.battery_level
+FROM unnest($2::timestamptz[], $3::float8[], $4::float8[], $5::float8[])
+     AS t(recorded_at, temperature_celsius, humidity, battery_level)
+ON CONFLICT (device_id, recorded_at) DO NOTHING
+RETURNING id, recorded_at, created_at`
 
-// addTotalsSQL completes an INSERT INTO readings … RETURNING named ins:
-// the same statement adds the inserted rows to daily_totals (one row per
-// device and tenant-local day; $6 is the zone), so the totals commit with
-// the readings and a duplicate is never counted. Rows are upserted in key
-// order, so concurrent ingests lock them in one order.
-const addTotalsSQL = `, totals AS (
-    INSERT INTO daily_totals AS d (device_id, date, reading_count, sum_celsius, min_celsius, max_celsius)
-    SELECT device_id, (recorded_at AT TIME ZONE $6::text)::date, count(*),
-           sum(temperature_celsius), min(temperature_celsius), max(temperature_celsius)
-    FROM ins GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (device_id, date) DO UPDATE
-    SET reading_count = d.reading_count + EXCLUDED.reading_count,
-        sum_celsius = d.sum_celsius + EXCLUDED.sum_celsius,
-        min_celsius = least(d.min_celsius, EXCLUDED.min_celsius),
-        max_celsius = greatest(d.max_celsius, EXCLUDED.max_celsius)
-)
-`
-
-func insertReadings(ctx context.Context, db *DB, deviceID int64, rs []thermo.Reading) ([]*thermo.Reading, error) {
+func insertReadings(ctx context.Context, deviceID int64, rs []thermo.Reading) ([]*thermo.Reading, error) {
 	var (
 		at       = make([]time.Time, len(rs))
 		temp     = make([]float64, len(rs))
@@ -198,11 +178,7 @@ func insertReadings(ctx context.Context, db *DB, deviceID int64, rs []thermo.Rea
 	for i, r := range rs {
 		at[i], temp[i], humidity[i], battery[i] = r.RecordedAt, r.TemperatureCelsius, r.Humidity, r.BatteryLevel
 	}
-	loc, err := db.location(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := conn(ctx).Query(ctx, insertReadingsSQL, deviceID, at, temp, humidity, battery, loc.String())
+	rows, err := conn(ctx).Query(ctx, insertReadingsSQL, deviceID, at, temp, humidity, battery)
 	if err != nil {
 		return nil, fmt.Errorf("insert readings: %w", mapError(err, ""))
 	}
@@ -255,20 +231,15 @@ func (s *ReadingService) FindLatestReading(ctx context.Context, deviceID int64) 
 }
 
 // latestReadingsSQL is the dashboard query: every device with its latest
-// reading. LEFT JOIN LATERAL runs one backward primary-key probe per device
-// (EXPLAIN: ~4 buffer hits per device, no scan of readings), where DISTINCT
-// ON would sort the whole table. Hand-written: sqlc types the lateral
-// columns as NOT NULL, but a device without readings yields NULLs.
+// reading, from latest_readings (kept by the insert trigger of migration
+// 6): one row per device, joined by hash, instead of a primary-key probe
+// of readings per device. Hand-written: a device without
+// readings yields NULLs.
 const latestReadingsSQL = `
 SELECT d.id, d.serial_number, d.name, d.location, d.owner_id, d.is_active, d.created_at, d.updated_at,
-       r.id, r.device_id, r.recorded_at, r.created_at, r.temperature_celsius, r.humidity, r.battery_level
+       l.reading_id, l.device_id, l.recorded_at, l.created_at, l.temperature_celsius, l.humidity, l.battery_level
 FROM devices d
-LEFT JOIN LATERAL (
-    SELECT * FROM readings
-    WHERE readings.device_id = d.id
-    ORDER BY readings.recorded_at DESC
-    LIMIT 1
-) r ON true
+LEFT JOIN latest_readings l ON l.device_id = d.id
 ORDER BY d.name, d.id`
 
 // FindLatestReadings returns every device with its latest reading.
@@ -423,6 +394,11 @@ func (s *ReadingService) PurgeReadings(ctx context.Context, cutoff time.Time, li
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		n, err = queries(ctx).PurgeReadings(ctx, pgdb.PurgeReadingsParams{Before: cutoff, Batch: int32(min(limit, math.MaxInt32))})
+		if err != nil {
+			return err
+		}
+		// A device silent since before cutoff loses its latest reading too.
+		_, err = conn(ctx).Exec(ctx, "DELETE FROM latest_readings WHERE recorded_at < $1", cutoff)
 		return err
 	})
 	if err != nil {

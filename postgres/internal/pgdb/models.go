@@ -79,6 +79,16 @@ type Device struct {
 	UpdatedAt    time.Time
 }
 
+type LatestReading struct {
+	DeviceID           int64
+	ReadingID          int64
+	RecordedAt         time.Time
+	CreatedAt          time.Time
+	TemperatureCelsius float64
+	Humidity           *float64
+	BatteryLevel       *float64
+}
+
 type LiveSetting struct {
 	Singleton     bool
 	SingleSession bool

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/thermo/thermo"
 	"github.com/thermo/thermo/postgres"
@@ -112,24 +115,26 @@ func TestTotalsRollBackWithReadings(t *testing.T) {
 	}
 }
 
-// Readings written outside the ingest path (or before the totals existed)
-// are invisible to the plain pass; RescanDay rebuilds the totals from them
-// and drops totals that no reading backs.
+// Readings are summarized however they are stored (the trigger fires for
+// any INSERT). RescanDay rebuilds totals that drifted from the readings
+// (here: edited by hand) and drops totals that no reading backs.
 func TestRescanDayRepairsTotals(t *testing.T) {
 	t.Parallel()
 	sb := setupStats(t, "UTC")
 	a, b := sb.devices[0].ID, sb.devices[1].ID
+	tenant := thermo.TenantFromContext(sb.ctx)
 	sb.insert(t, b, []string{"2026-01-04T10:00:00Z"}, []float64{7})
-	exec(t, sb.db, thermo.TenantFromContext(sb.ctx), `INSERT INTO readings (device_id, recorded_at, temperature_celsius)
+	exec(t, sb.db, tenant, `INSERT INTO readings (device_id, recorded_at, temperature_celsius)
 		VALUES ($1, '2026-01-04T01:00:00Z', 10), ($1, '2026-01-04T02:00:00Z', 20)`, a)
-	exec(t, sb.db, thermo.TenantFromContext(sb.ctx), `DELETE FROM readings WHERE device_id = $1`, b)
 	day := mustDate(t, "2026-01-04")
 	if _, err := sb.stats.AggregateDay(sb.ctx, day); err != nil {
 		t.Fatal(err)
 	}
-	if sb.day(t, a, "2026-01-04") != nil || sb.day(t, b, "2026-01-04") == nil {
-		t.Fatal("plain pass: want no stats for a (no totals), stale stats for b")
+	if got := sb.day(t, a, "2026-01-04"); got == nil || got.Count != 2 || got.Avg != 15 {
+		t.Fatalf("plain SQL insert: %+v, want 2 readings averaging 15", got)
 	}
+	exec(t, sb.db, tenant, `UPDATE daily_totals SET reading_count = 99 WHERE device_id = $1`, a)
+	exec(t, sb.db, tenant, `DELETE FROM readings WHERE device_id = $1`, b)
 	res, err := sb.stats.RescanDay(sb.ctx, day)
 	if err != nil {
 		t.Fatal(err)
@@ -171,3 +176,109 @@ func TestTotalsMigrationBackfills(t *testing.T) {
 		t.Fatalf("2026-01-06 after backfill: %+v", got)
 	}
 }
+
+// latestOf returns what the dashboard shows for each device.
+func (sb *statsBundle) latestOf(t *testing.T) map[int64]*thermo.Reading {
+	t.Helper()
+	all, err := sb.readings.FindLatestReadings(sb.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]*thermo.Reading{}
+	for _, dr := range all {
+		out[dr.Device.ID] = dr.Reading
+	}
+	return out
+}
+
+// The dashboard's latest reading of every device is the newest stored
+// reading: late uploads of older readings, duplicates and failed ingests do
+// not move it, and it agrees with the per-device query throughout.
+func TestLatestReadingsFollowIngest(t *testing.T) {
+	t.Parallel()
+	sb := setupStats(t, "UTC")
+	a, b := sb.devices[0].ID, sb.devices[1].ID
+	now := time.Now().UTC().Truncate(time.Second)
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	check := func(step string, want map[int64]float64) {
+		t.Helper()
+		got := sb.latestOf(t)
+		for id, temp := range want {
+			r, err := sb.readings.FindLatestReading(sb.ctx, id)
+			if err != nil || got[id] == nil || got[id].TemperatureCelsius != temp || !reflect.DeepEqual(*got[id], *r) {
+				t.Fatalf("%s: device %d: dashboard %+v, latest %+v (%v); want temperature %v", step, id, got[id], r, err, temp)
+			}
+		}
+	}
+	sb.insert(t, a, []string{at(-3 * time.Minute), at(-time.Minute), at(-2 * time.Minute)}, []float64{1, 3, 2})
+	if got := sb.latestOf(t); got[b] != nil {
+		t.Fatalf("device without readings shows %+v", got[b])
+	}
+	check("batch", map[int64]float64{a: 3})
+	sb.insert(t, a, []string{at(-time.Hour)}, []float64{-40}) // a late upload
+	sb.insert(t, a, []string{at(-time.Minute)}, []float64{3}) // a duplicate
+	check("late upload", map[int64]float64{a: 3})
+	var devices []int64
+	var singles []thermo.Reading
+	for i := range 40 {
+		devices = append(devices, []int64{a, b}[i%2])
+		singles = append(singles, thermo.Reading{RecordedAt: now.Add(time.Duration(i) * time.Second), TemperatureCelsius: float64(i)})
+	}
+	for _, res := range ingestConcurrently(sb.readings, sb.ctx, devices, singles) {
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	check("group commit", map[int64]float64{a: 38, b: 39})
+	boom := errors.New("boom")
+	sb.readings.AfterIngest = append(sb.readings.AfterIngest, func(context.Context, int64, []*thermo.Reading) error { return boom })
+	if _, err := sb.readings.IngestReadings(sb.ctx, a, []thermo.Reading{{RecordedAt: now.Add(time.Minute), TemperatureCelsius: 99}}); !errors.Is(err, boom) {
+		t.Fatalf("failing ingest: %v", err)
+	}
+	check("rolled back", map[int64]float64{a: 38, b: 39})
+}
+
+// Retention that purges a device's newest reading removes it from the
+// dashboard too.
+func TestLatestReadingsPurged(t *testing.T) {
+	t.Parallel()
+	sb := setupStats(t, "UTC")
+	a, b := sb.devices[0].ID, sb.devices[1].ID
+	sb.insert(t, a, []string{"2026-01-01T10:00:00Z"}, []float64{1})
+	sb.insert(t, b, []string{"2026-01-01T10:00:00Z", "2026-03-01T10:00:00Z"}, []float64{1, 2})
+	if _, err := sb.readings.PurgeReadings(sb.ctx, mustDate(t, "2026-02-01"), 1000); err != nil {
+		t.Fatal(err)
+	}
+	got := sb.latestOf(t)
+	if got[a] != nil || got[b] == nil || got[b].TemperatureCelsius != 2 {
+		t.Fatalf("after purge: a %+v, b %+v; want none for a, the March reading for b", got[a], got[b])
+	}
+}
+
+// The summary trigger writes only its own tenant's tables, whatever the
+// search_path of the session that inserts.
+func TestSummariesStayInTheirSchema(t *testing.T) {
+	t.Parallel()
+	sa, sb := setupStats(t, "UTC"), setupStats(t, "UTC")
+	schemaA := postgres.SchemaName(thermo.TenantFromContext(sa.ctx))
+	// Tenant B's transaction (search_path = B) inserts into A's table.
+	exec(t, sb.db, thermo.TenantFromContext(sb.ctx), `INSERT INTO `+pgxIdent(schemaA)+`.readings
+		(device_id, recorded_at, temperature_celsius) VALUES ($1, '2026-01-02T10:00:00Z', 5)`, sa.devices[0].ID)
+	if got := sa.latestOf(t)[sa.devices[0].ID]; got == nil || got.TemperatureCelsius != 5 {
+		t.Fatalf("tenant A's dashboard: %+v, want the reading", got)
+	}
+	if got := sb.latestOf(t)[sb.devices[0].ID]; got != nil {
+		t.Fatalf("tenant B's dashboard shows %+v: A's reading leaked into B's summaries", got)
+	}
+	if _, err := sa.stats.AggregateDay(sa.ctx, mustDate(t, "2026-01-02")); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := sb.stats.AggregateDay(sb.ctx, mustDate(t, "2026-01-02")); err != nil || res.Devices != 0 {
+		t.Fatalf("tenant B's totals: %+v, %v; want none", res, err)
+	}
+	if got := sa.day(t, sa.devices[0].ID, "2026-01-02"); got == nil || got.Count != 1 {
+		t.Fatalf("tenant A's stats: %+v", got)
+	}
+}
+
+func pgxIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
