@@ -26,16 +26,23 @@ type readingBody struct {
 	RecordedAt         time.Time `json:"recordedAt" doc:"RFC 3339; at most 5 minutes in the future. Unique per device: a repeat is a duplicate."`
 }
 
-func (b readingBody) reading() thermo.Reading {
-	return thermo.Reading{
-		TemperatureCelsius: b.TemperatureCelsius, Humidity: b.Humidity,
-		BatteryLevel: b.BatteryLevel, RecordedAt: b.RecordedAt,
-	}
+// ingestInput is read raw and decoded by its Resolve, like batchInput:
+// huma's schema validation and second decode were ~20% of the server's CPU
+// per single-reading POST.
+type ingestInput struct {
+	ID      int64 `path:"id" minimum:"1"`
+	RawBody []byte
+	reading thermo.Reading
 }
 
-type ingestInput struct {
-	ID   int64 `path:"id" minimum:"1"`
-	Body readingBody
+// Resolve decodes the body into in.reading; huma answers with the errors.
+func (in *ingestInput) Resolve(ctx huma.Context) []error {
+	if err := checkJSON(ctx); err != nil {
+		return []error{err}
+	}
+	var errs []error
+	in.reading, errs = decodeReading(in.RawBody)
+	return errs
 }
 
 // ingestedReading is the stored reading and whether it was already there.
@@ -63,12 +70,20 @@ type batchInput struct {
 
 // Resolve decodes the body into in.readings; huma answers with the errors.
 func (in *batchInput) Resolve(ctx huma.Context) []error {
-	if ct := ctx.Header("Content-Type"); !isJSONContentType(ct) {
-		return []error{newBodyError(http.StatusUnsupportedMediaType, "unknown content type: "+ct)}
+	if err := checkJSON(ctx); err != nil {
+		return []error{err}
 	}
 	var errs []error
 	in.readings, errs = decodeBatch(in.RawBody)
 	return errs
+}
+
+// checkJSON refuses a body that is not JSON (415).
+func checkJSON(ctx huma.Context) error {
+	if ct := ctx.Header("Content-Type"); !isJSONContentType(ct) {
+		return newBodyError(http.StatusUnsupportedMediaType, "unknown content type: "+ct)
+	}
+	return nil
 }
 
 type batchOutput struct {
@@ -164,9 +179,11 @@ func (s *Server) registerReadingRoutes() {
 
 func (s *Server) registerIngestRoutes(tags []string) {
 	schema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[ingestedReading](), true, "IngestedReading")
+	single := jsonBody(s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[readingBody](), true, "ReadingBody"))
 	huma.Register(s.api, huma.Operation{
 		OperationID: "ingest-reading", Method: http.MethodPost, Path: "/v1/devices/{id}/readings",
 		Summary: "Post one reading", Tags: tags, DefaultStatus: http.StatusCreated,
+		RequestBody: single, SkipValidateBody: true, // ingestInput.Resolve decodes and checks it
 		Description: "201 when stored. A retry (same device and recordedAt) stores nothing and answers 200 with duplicate true. " +
 			"Committed before the answer. Unknown device 404, inactive device 409.",
 		Responses: map[string]*huma.Response{
@@ -174,9 +191,8 @@ func (s *Server) registerIngestRoutes(tags []string) {
 		},
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, s.ingestReading)
-	batch := &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"application/json": {
-		Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[readingBatch](), true, "ReadingBatch"),
-	}}}
+	delete(single.Content, "application/octet-stream") // huma's entry for RawBody: the body is JSON
+	batch := jsonBody(s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[readingBatch](), true, "ReadingBatch"))
 	huma.Register(s.api, huma.Operation{
 		OperationID: "ingest-readings", Method: http.MethodPost, Path: "/v1/devices/{id}/readings/batch",
 		Summary: "Post a batch of readings", Tags: tags,
@@ -190,8 +206,13 @@ func (s *Server) registerIngestRoutes(tags []string) {
 	delete(batch.Content, "application/octet-stream") // huma's entry for RawBody: the body is JSON
 }
 
+// jsonBody documents a required JSON request body of schema.
+func jsonBody(schema *huma.Schema) *huma.RequestBody {
+	return &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"application/json": {Schema: schema}}}
+}
+
 func (s *Server) ingestReading(ctx context.Context, in *ingestInput) (*ingestOutput, error) {
-	r := in.Body.reading()
+	r := in.reading
 	ictx, col := thermo.WithEventCollector(ctx)
 	created, err := s.readings.IngestReading(ictx, in.ID, &r)
 	if err != nil {

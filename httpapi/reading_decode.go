@@ -90,10 +90,32 @@ func isJSONContentType(ct string) bool {
 // returned; otherwise errs lists every field problem (up to a bound).
 func decodeBatch(data []byte) (rs []thermo.Reading, errs []error) {
 	d := &batchDecoder{data: data}
+	if err := d.top(d.batch); err != nil {
+		return nil, []error{err}
+	}
+	return d.rs, d.errs
+}
+
+// decodeReading decodes a single-reading body (POST /readings) with the
+// same checks, at location body.
+func decodeReading(data []byte) (r thermo.Reading, errs []error) {
+	d := &batchDecoder{data: data}
+	if err := d.top(func() error { return d.reading("body") }); err != nil {
+		return r, []error{err}
+	}
+	if len(d.rs) == 1 {
+		r = d.rs[0]
+	}
+	return r, d.errs
+}
+
+// top decodes the whole body: an object, read by object, and nothing after
+// it.
+func (d *batchDecoder) top(object func() error) error {
 	d.ws()
 	var err error
 	if d.peek() == '{' {
-		err = d.batch()
+		err = object()
 	} else if err = d.skip(0); err == nil {
 		d.fail("body", "expected object")
 	}
@@ -102,10 +124,7 @@ func decodeBatch(data []byte) (rs []thermo.Reading, errs []error) {
 			err = d.syntax("after top-level value")
 		}
 	}
-	if err != nil {
-		return nil, []error{err}
-	}
-	return d.rs, d.errs
+	return err
 }
 
 // batchDecoder is the state of decodeBatch: data[i] is the next byte.
@@ -194,15 +213,15 @@ func (d *batchDecoder) readings() error {
 			d.rs = append(d.rs, thermo.Reading{})
 			return d.skip(2)
 		}
-		return d.reading(i)
+		return d.reading(readingLocation(i))
 	})
 }
 
 func readingLocation(i int) string { return "body.readings[" + strconv.Itoa(i) + "]" }
 
-// reading decodes readings[i], at '{'. For a repeated key the last wins,
-// as in encoding/json.
-func (d *batchDecoder) reading(i int) error {
+// reading decodes the reading at loc (body.readings[3]), at '{'. For a
+// repeated key the last wins, as in encoding/json.
+func (d *batchDecoder) reading(loc string) error {
 	var (
 		r   thermo.Reading
 		set [numFields]bool
@@ -211,7 +230,7 @@ func (d *batchDecoder) reading(i int) error {
 	err := d.members(func(key []byte) error {
 		f := fieldIndex(key)
 		if f < 0 {
-			d.fail(readingLocation(i)+"."+string(key), "unexpected property")
+			d.fail(loc+"."+string(key), "unexpected property")
 			return d.skip(2)
 		}
 		var err error
@@ -225,9 +244,9 @@ func (d *batchDecoder) reading(i int) error {
 	for f := range numFields {
 		switch {
 		case bad[f] != "":
-			d.fail(readingLocation(i)+"."+fieldNames[f], bad[f])
+			d.fail(loc+"."+fieldNames[f], bad[f])
 		case !set[f] && (f == fieldTemperature || f == fieldRecordedAt):
-			d.fail(readingLocation(i), "expected required property "+fieldNames[f]+" to be present")
+			d.fail(loc, "expected required property "+fieldNames[f]+" to be present")
 		}
 	}
 	d.rs = append(d.rs, r)

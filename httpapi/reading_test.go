@@ -261,3 +261,61 @@ func deref(p *float64) any {
 	}
 	return *p
 }
+
+// TestIngestReading_Rejections: the single-reading body gets the batch's
+// decoder checks, at body.field, and nothing rejected reaches the store.
+func TestIngestReading_Rejections(t *testing.T) {
+	t.Parallel()
+	var stored atomic.Int32
+	b := setup(t, withReadings(&mock.ReadingService{
+		IngestReadingFn: func(_ context.Context, _ int64, r *thermo.Reading) (bool, error) {
+			if errs := r.Validate(time.Now(), ""); len(errs) > 0 {
+				return false, thermo.InvalidFields(errs...)
+			}
+			stored.Add(1)
+			return true, nil
+		},
+	}))
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		fields     string // field@location, sorted
+	}{
+		{"MissingTemperature", `{"recordedAt":"2026-01-01T00:00:01Z"}`, 422, "temperatureCelsius@body"},
+		{"NullTemperature", `{"temperatureCelsius":null,"recordedAt":"2026-01-01T00:00:01Z"}`, 422, "temperatureCelsius@body"},
+		{"BothMissing", `{"humidity":50}`, 422, "recordedAt@body temperatureCelsius@body"},
+		{"TemperatureString", `{"temperatureCelsius":"20","recordedAt":"2026-01-01T00:00:00Z"}`, 422, "temperatureCelsius@body"},
+		{"RecordedAtNotRFC3339", `{"temperatureCelsius":20,"recordedAt":"yesterday"}`, 422, "recordedAt@body"},
+		{"UnknownField", `{"temperatureCelsius":20,"recordedAt":"2026-01-01T00:00:00Z","deviceId":9}`, 422, "deviceId@body"},
+		{"CaseVariantField", `{"temperatureCelsius":20,"recordedAt":"2026-01-01T00:00:00Z","TemperatureCelsius":5000}`, 422, "TemperatureCelsius@body"},
+		{"NotObject", `[1]`, 422, "@body"},
+		{"Malformed", `{"temperatureCelsius":20,`, 400, "@body"},
+		{"TrailingData", `{"temperatureCelsius":20,"recordedAt":"2026-01-01T00:00:00Z"}{}`, 400, "@body"},
+		{"OutOfRange", `{"temperatureCelsius":1001,"recordedAt":"2026-01-01T00:00:00Z"}`, 422, "temperatureCelsius@"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, body := b.do(t, http.MethodPost, "/v1/devices/7/readings", tt.body, authed()...)
+			p := decodeProblem(t, resp, body, tt.status)
+			var got []string
+			for _, e := range p.Errors {
+				got = append(got, e.Field+"@"+e.Location)
+			}
+			slices.Sort(got)
+			if strings.Join(got, " ") != tt.fields {
+				t.Errorf("fields = %v, want %s: %s", got, tt.fields, body)
+			}
+		})
+	}
+	t.Run("NotJSON", func(t *testing.T) {
+		t.Parallel()
+		resp, body := b.do(t, http.MethodPost, "/v1/devices/7/readings", `{"temperatureCelsius":20,"recordedAt":"2026-01-01T00:00:00Z"}`,
+			authed("Content-Type", "text/plain")...)
+		decodeProblem(t, resp, body, http.StatusUnsupportedMediaType)
+	})
+	t.Cleanup(func() {
+		if n := stored.Load(); n != 0 {
+			t.Errorf("%d rejected readings reached the store", n)
+		}
+	})
+}
