@@ -184,15 +184,7 @@ func TestIngestReadings_Rejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			resp, body := b.do(t, http.MethodPost, "/v1/devices/7/readings/batch", tt.body, authed()...)
-			p := decodeProblem(t, resp, body, tt.status)
-			var got []string
-			for _, e := range p.Errors {
-				got = append(got, e.Field+"@"+e.Location)
-			}
-			slices.Sort(got)
-			if strings.Join(got, " ") != tt.fields {
-				t.Errorf("fields = %v, want %s: %s", got, tt.fields, body)
-			}
+			p := wantProblemFields(t, resp, body, tt.status, tt.fields)
 			for _, e := range p.Errors {
 				if e.Reason == "" {
 					t.Errorf("field %s has no reason: %s", e.Field, body)
@@ -296,15 +288,7 @@ func TestIngestReading_Rejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			resp, body := b.do(t, http.MethodPost, "/v1/devices/7/readings", tt.body, authed()...)
-			p := decodeProblem(t, resp, body, tt.status)
-			var got []string
-			for _, e := range p.Errors {
-				got = append(got, e.Field+"@"+e.Location)
-			}
-			slices.Sort(got)
-			if strings.Join(got, " ") != tt.fields {
-				t.Errorf("fields = %v, want %s: %s", got, tt.fields, body)
-			}
+			wantProblemFields(t, resp, body, tt.status, tt.fields)
 		})
 	}
 	t.Run("NotJSON", func(t *testing.T) {
@@ -318,4 +302,20 @@ func TestIngestReading_Rejections(t *testing.T) {
 			t.Errorf("%d rejected readings reached the store", n)
 		}
 	})
+}
+
+// wantProblemFields checks a problem's status and its field errors, as
+// sorted "field@location" joined by spaces.
+func wantProblemFields(t *testing.T, resp *http.Response, body []byte, status int, fields string) problem {
+	t.Helper()
+	p := decodeProblem(t, resp, body, status)
+	var got []string
+	for _, e := range p.Errors {
+		got = append(got, e.Field+"@"+e.Location)
+	}
+	slices.Sort(got)
+	if strings.Join(got, " ") != fields {
+		t.Errorf("fields = %v, want %s: %s", got, fields, body)
+	}
+	return p
 }
