@@ -81,6 +81,26 @@ RETURNING device_id`
 
 const rescanDeleteSQL = `DELETE FROM daily_totals WHERE date = $1::date AND NOT (device_id = ANY(coalesce($2::bigint[], '{}')))`
 
+// rescanLatestSQL rebuilds every device's latest reading from the readings
+// (one backward primary-key probe per device), and drops the rows of
+// devices that have none left.
+const rescanLatestSQL = `
+WITH fresh AS (
+    INSERT INTO latest_readings AS l (device_id, reading_id, recorded_at, created_at, temperature_celsius, humidity, battery_level)
+    SELECT r.device_id, r.id, r.recorded_at, r.created_at, r.temperature_celsius, r.humidity, r.battery_level
+    FROM devices d
+    CROSS JOIN LATERAL (
+        SELECT * FROM readings WHERE readings.device_id = d.id ORDER BY recorded_at DESC LIMIT 1
+    ) r
+    ORDER BY r.device_id
+    ON CONFLICT (device_id) DO UPDATE
+    SET reading_id = EXCLUDED.reading_id, recorded_at = EXCLUDED.recorded_at, created_at = EXCLUDED.created_at,
+        temperature_celsius = EXCLUDED.temperature_celsius, humidity = EXCLUDED.humidity,
+        battery_level = EXCLUDED.battery_level
+    RETURNING device_id
+)
+DELETE FROM latest_readings WHERE device_id NOT IN (SELECT device_id FROM fresh)`
+
 // countDaySQL counts the devices with readings on the day (for the report).
 const countDaySQL = `SELECT count(*) FROM daily_stats WHERE date = $1::date`
 
@@ -95,8 +115,8 @@ func (s *StatsService) AggregateDirty(ctx context.Context, day time.Time) (*ther
 	return s.aggregate(ctx, day, aggregateDirty)
 }
 
-// RescanDay rebuilds day's running totals from the readings, then
-// computes its statistics. While it runs, ingestion of the tenant waits
+// RescanDay rebuilds day's running totals (and every device's latest
+// reading) from the readings, then computes its statistics. While it runs, ingestion of the tenant waits
 // (the totals table is locked against writes), so no reading is counted
 // twice or missed; it costs a scan of the day's readings.
 func (s *StatsService) RescanDay(ctx context.Context, day time.Time) (*thermo.AggregateResult, error) {
@@ -163,7 +183,8 @@ func (s *StatsService) aggregate(ctx context.Context, day time.Time, mode aggreg
 	return res, nil
 }
 
-// rescan rebuilds day's totals from the readings in ctx's transaction.
+// rescan rebuilds day's totals and the latest readings from the readings
+// in ctx's transaction.
 // SHARE ROW EXCLUSIVE conflicts with the ROW EXCLUSIVE lock every ingest
 // statement takes on daily_totals: ingests in flight finish first, new
 // ones wait until commit, and the scan (whose snapshot is taken after the
@@ -187,6 +208,9 @@ func (s *StatsService) rescan(ctx context.Context, day time.Time) error {
 	}
 	if _, err := tx.Exec(ctx, rescanDeleteSQL, day, seen); err != nil {
 		return fmt.Errorf("rescan readings: %w", err)
+	}
+	if _, err := tx.Exec(ctx, rescanLatestSQL); err != nil {
+		return fmt.Errorf("rescan latest readings: %w", err)
 	}
 	return nil
 }

@@ -117,7 +117,8 @@ func TestTotalsRollBackWithReadings(t *testing.T) {
 
 // Readings are summarized however they are stored (the trigger fires for
 // any INSERT). RescanDay rebuilds totals that drifted from the readings
-// (here: edited by hand) and drops totals that no reading backs.
+// (here: edited by hand), drops totals that no reading backs, and rebuilds
+// the latest readings.
 func TestRescanDayRepairsTotals(t *testing.T) {
 	t.Parallel()
 	sb := setupStats(t, "UTC")
@@ -134,6 +135,7 @@ func TestRescanDayRepairsTotals(t *testing.T) {
 		t.Fatalf("plain SQL insert: %+v, want 2 readings averaging 15", got)
 	}
 	exec(t, sb.db, tenant, `UPDATE daily_totals SET reading_count = 99 WHERE device_id = $1`, a)
+	exec(t, sb.db, tenant, `DELETE FROM latest_readings WHERE device_id = $1`, a)
 	exec(t, sb.db, tenant, `DELETE FROM readings WHERE device_id = $1`, b)
 	res, err := sb.stats.RescanDay(sb.ctx, day)
 	if err != nil {
@@ -141,6 +143,9 @@ func TestRescanDayRepairsTotals(t *testing.T) {
 	}
 	if got := sb.day(t, a, "2026-01-04"); res.Devices != 2 || got == nil || got.Count != 2 || got.Avg != 15 {
 		t.Fatalf("after rescan: %+v, device a %+v", res, got)
+	}
+	if latest := sb.latestOf(t); latest[a] == nil || latest[a].TemperatureCelsius != 20 || latest[b] != nil {
+		t.Fatalf("latest after rescan: a %+v, b %+v; want a's 02:00 reading, none for b", latest[a], latest[b])
 	}
 	var n int
 	err = sb.db.ReadTx(sb.ctx, func(ctx context.Context) error {

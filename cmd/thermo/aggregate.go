@@ -14,9 +14,9 @@ const aggregateAbout = `Compute the daily statistics of one tenant for every ten
 totals that ingestion keeps per device and day, one statement per day,
 idempotent, and the weekly cache of changed devices is invalidated.
 
---rescan first rebuilds each day's totals from the stored readings (a scan of
-the day; the tenant's ingestion waits meanwhile). Use it after readings were
-written or deleted by hand, outside the API.
+--rescan first rebuilds each day's totals, and every device's latest reading,
+from the stored readings (a scan of the day; the tenant's ingestion waits
+meanwhile). Use it after readings were edited or deleted by hand.
 
 Progress goes to stdout: one updating line on a terminal, otherwise one line
 per day with its duration.`

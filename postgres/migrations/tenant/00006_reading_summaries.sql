@@ -12,7 +12,8 @@
 -- costs ~4 buffers per device and grows with the table (8-10 ms for 1,000
 -- devices at 10M readings); this is one row per device, joined by hash. A
 -- late upload of older readings leaves it alone. Retention removes rows
--- whose reading it purged (ReadingService.PurgeReadings).
+-- whose reading it purged (ReadingService.PurgeReadings); --rescan rebuilds
+-- it too.
 --
 -- Both are kept by one statement-level trigger over the rows each INSERT
 -- (or COPY) actually inserted, so they commit or roll back with the
