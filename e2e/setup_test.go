@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/thermo/thermo/auth"
 	"github.com/thermo/thermo/auth/authtest"
 	"github.com/thermo/thermo/httpapi"
+	"github.com/thermo/thermo/internal/logbuf"
 	"github.com/thermo/thermo/postgres"
 )
 
@@ -317,19 +317,4 @@ func mustJSON(t testing.TB, v any) string {
 func path(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 // syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
+type syncBuffer = logbuf.Buffer

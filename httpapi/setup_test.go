@@ -21,6 +21,7 @@ import (
 
 	"github.com/thermo/thermo"
 	"github.com/thermo/thermo/httpapi"
+	"github.com/thermo/thermo/internal/logbuf"
 	"github.com/thermo/thermo/mock"
 )
 
@@ -269,23 +270,12 @@ func decodeProblem(t *testing.T, resp *http.Response, body []byte, status int) p
 }
 
 // syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+type syncBuffer struct{ logbuf.Buffer }
 
 // records returns the JSON log records written so far.
 func (s *syncBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	data := s.buf.String()
-	s.mu.Unlock()
+	data := s.String()
 	var out []map[string]any
 	for line := range strings.Lines(data) {
 		var m map[string]any
@@ -313,10 +303,4 @@ func (s *syncBuffer) waitRecord(t *testing.T, match func(map[string]any) bool) m
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -1,7 +1,6 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/thermo/thermo"
+	"github.com/thermo/thermo/internal/logbuf"
 	"github.com/thermo/thermo/jobs"
 	"github.com/thermo/thermo/mock"
 	"github.com/thermo/thermo/postgres"
@@ -247,19 +247,4 @@ func mustDate(t *testing.T, s string) time.Time {
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent log writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
+type syncBuffer = logbuf.Buffer

@@ -1,18 +1,17 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/thermo/thermo"
+	"github.com/thermo/thermo/internal/logbuf"
 	"github.com/thermo/thermo/postgres"
 )
 
@@ -136,22 +135,7 @@ func createDatabase(t *testing.T) string {
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent log writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
+type syncBuffer = logbuf.Buffer
 
 // exec runs sql in a transaction scoped to tenant.
 func exec(t *testing.T, db *postgres.DB, tenant, sql string, args ...any) {
